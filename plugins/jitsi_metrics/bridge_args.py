@@ -1,0 +1,56 @@
+"""Command-line options that describe bridges, shared by every subcommand that polls."""
+from __future__ import annotations
+
+import argparse
+from typing import List, Mapping
+
+from .config import (
+    DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, BridgeOptions, ConfigError, bridge_options,
+    check_unique_names, read_secret,
+)
+
+
+def add_bridge_arguments(parser: argparse.ArgumentParser, url_required: bool = True) -> None:
+    group = parser.add_argument_group("bridges")
+    group.add_argument("--url", action="append", required=url_required, metavar="URL",
+                       help="a bridge's statistics URL, e.g. http://127.0.0.1:8080/colibri/stats; repeat for more bridges")
+    group.add_argument("--name", action="append", metavar="NAME",
+                       help="the bridge label of the --url in the same position (default: host:port of the URL)")
+    group.add_argument("--timeout", default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                       help="give up on a bridge after this long, body included (default: %(default)s)")
+    group.add_argument("--max-bytes", default=DEFAULT_MAX_BYTES, metavar="BYTES",
+                       help="largest answer accepted from a bridge (default: %(default)s)")
+    auth = parser.add_argument_group("authentication and TLS (secrets come from a file or the environment, never argv)")
+    auth.add_argument("--username", help="basic-auth user name")
+    auth.add_argument("--password-file", metavar="FILE", help="file whose first line is the basic-auth password")
+    auth.add_argument("--password-env", metavar="VAR", help="environment variable holding the basic-auth password")
+    auth.add_argument("--token-file", metavar="FILE", help="file whose first line is a bearer token")
+    auth.add_argument("--token-env", metavar="VAR", help="environment variable holding a bearer token")
+    auth.add_argument("--ca-file", metavar="FILE", help="CA bundle to verify the bridge's certificate with")
+    auth.add_argument("--insecure-skip-verify", action="store_true",
+                      help="do not verify the bridge's TLS certificate (only for testing)")
+
+
+def bridges_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> List[BridgeOptions]:
+    """BridgeOptions for every --url; raises ConfigError naming the bad option."""
+    urls = args.url or []
+    names = args.name or []
+    if len(names) > len(urls):
+        raise ConfigError(f"--name given {len(names)} times for {len(urls)} --url; give one name per URL")
+    password = read_secret("--password", args.password_file, args.password_env, environ)
+    token = read_secret("--token", args.token_file, args.token_env, environ)
+    bridges = [
+        bridge_options(
+            url,
+            name=names[i] if i < len(names) else None,
+            timeout=args.timeout,
+            max_bytes=args.max_bytes,
+            username=args.username,
+            password=password,
+            token=token,
+            ca_file=args.ca_file,
+            verify_tls=not args.insecure_skip_verify,
+        )
+        for i, url in enumerate(urls)
+    ]
+    return list(check_unique_names(bridges))

@@ -1,0 +1,217 @@
+"""``jitsi-metrics``: declares the subcommands and wires the pieces together."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+from typing import IO, Callable, Dict, List, Optional, Sequence
+
+from .bridge_args import add_bridge_arguments, bridges_from_args
+from .config import ConfigError, parse_listen
+
+USAGE_ERROR = 2
+FORMATS = ("prometheus", "influx")
+
+
+def render(samples: list, fmt: str) -> str:
+    if fmt == "influx":
+        from .render.influx import render_influx
+
+        return render_influx(samples)
+    from .render.prometheus import render_prometheus
+
+    return render_prometheus(samples)
+
+
+def _examples(text: str) -> str:
+    return "examples:\n" + textwrap.indent(textwrap.dedent(text).strip(), "  ")
+
+
+def cmd_once(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from .poll import Poller, all_samples
+
+    bridges = bridges_from_args(args, os.environ)
+    with Poller(bridges, named=bool(args.name)) as poller:
+        results = poller.poll()
+    for result in results:
+        if result.error is not None:
+            print(str(result.error), file=stderr)
+        for warning in result.warnings:
+            print(warning, file=stderr)
+    stdout.write(render(all_samples(results), args.format))
+    stdout.flush()
+    # Exit 0 even when a bridge is down: Telegraf's inputs.exec throws away the output
+    # of a failing command, and jitsi_up 0 is exactly what should reach it.
+    return 0
+
+
+def _load_payload(source: str, args: argparse.Namespace) -> object:
+    if source.startswith(("http://", "https://")):
+        from .config import bridge_options
+        from .fetch import BridgeClient
+
+        client = BridgeClient(bridge_options(source, timeout=args.timeout))
+        try:
+            return client.fetch()
+        finally:
+            client.close()
+    with open(source, "rb") as handle:
+        return json.loads(handle.read())
+
+
+def cmd_validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from .fetch import FetchError
+    from .mapping import map_payload
+    from .schema import schema_errors
+
+    try:
+        payload = _load_payload(args.source, args)
+    except (OSError, ValueError, FetchError) as exc:
+        print(f"Cannot read {args.source}: {exc}", file=stderr)
+        return USAGE_ERROR
+    errors = schema_errors(payload)
+    for error in errors:
+        print(f"{args.source}: {error.pointer}: {error.message}", file=stdout)
+    if errors:
+        print(f"{args.source}: invalid, {len(errors)} problem(s); the fields named are skipped when polled", file=stdout)
+        return 1
+    mapped = map_payload(payload) if isinstance(payload, dict) else None
+    count = len(mapped.samples) if mapped else 0
+    print(f"{args.source}: valid, {len(payload)} keys, {count} samples", file=stdout)  # type: ignore[arg-type]
+    if mapped and mapped.empty:
+        print(mapped.warnings(args.source)[-1], file=stderr)
+    return 0
+
+
+def _serve_until_signal(start: Callable[[], None], stop: Callable[[], None]) -> None:
+    def on_signal(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+
+
+def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from .simulate import BridgeServer, SimulatedBridge
+
+    host, port = parse_listen(args.listen, "--listen")
+    payload = None
+    if args.payload:
+        with open(args.payload, "rb") as handle:
+            payload = handle.read()
+    server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload)
+    what = f"replaying {args.payload}" if payload is not None else "simulated bridge"
+    print(f"Serving {what} on {server.url} (Ctrl-C to stop)", file=stderr, flush=True)
+    _serve_until_signal(server.serve_forever, server.stop)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from .config import bridge_options
+    from .poll import Poller, all_samples
+    from .simulate import BridgeServer
+
+    server = BridgeServer().start()
+    try:
+        print(f"A simulated bridge is serving {server.url}; polling it {args.polls} time(s).", file=stderr)
+        with Poller([bridge_options(server.url, name="demo")], named=True) as poller:
+            for number in range(args.polls):
+                if number:
+                    time.sleep(args.interval)
+                    stdout.write("\n")
+                stdout.write(render(all_samples(poller.poll()), args.format))
+                stdout.flush()
+    finally:
+        server.stop()
+    print(
+        "\nNext: point it at your bridge with\n"
+        "  jitsi-metrics once --url http://127.0.0.1:8080/colibri/stats\n"
+        "and see docs/ for Telegraf, collectd and Prometheus.",
+        file=stderr,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import exporter_cli, telegraf
+
+    parser = argparse.ArgumentParser(
+        prog="jitsi-metrics",
+        description="Jitsi Videobridge statistics (/colibri/stats) as Prometheus or Influx metrics.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_examples("""
+            jitsi-metrics demo
+            jitsi-metrics once --url http://127.0.0.1:8080/colibri/stats
+            jitsi-metrics telegraf --url http://127.0.0.1:8080/colibri/stats
+            jitsi-metrics serve --url http://meet1:8080/colibri/stats --url http://meet2:8080/colibri/stats
+        """),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help: str, examples: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help,
+                              formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_examples(examples))
+
+    once = add("once", "Poll the bridges once and print one batch of metrics.", """
+        jitsi-metrics once --url http://127.0.0.1:8080/colibri/stats
+        jitsi-metrics once --url http://meet1:8080/colibri/stats --url http://meet2:8080/colibri/stats --format influx
+        jitsi-metrics once --url https://meet1/colibri/stats --name meet1 --username jvb --password-env JVB_PASSWORD
+    """)
+    add_bridge_arguments(once)
+    once.add_argument("--format", choices=FORMATS, default="prometheus", help="output format (default: %(default)s)")
+    once.set_defaults(func=cmd_once)
+
+    validate = add("validate", "Check a payload (file or URL) against the schema; exit 0 valid, 1 invalid, 2 unreadable.", """
+        jitsi-metrics validate stats.json
+        jitsi-metrics validate http://127.0.0.1:8080/colibri/stats
+    """)
+    validate.add_argument("source", metavar="FILE|URL")
+    validate.add_argument("--timeout", default=5.0, help="for a URL: give up after this many seconds")
+    validate.set_defaults(func=cmd_validate)
+
+    simulate = add("simulate", "Serve a simulated bridge, or replay a captured payload, on /colibri/stats.", """
+        jitsi-metrics simulate
+        jitsi-metrics simulate --listen 127.0.0.1:8081 --payload captured-stats.json
+    """)
+    simulate.add_argument("--listen", default="127.0.0.1:8080", help="address to serve on (default: %(default)s)")
+    simulate.add_argument("--payload", metavar="FILE", help="serve this file's bytes as they are, bad types included")
+    simulate.add_argument("--seed", type=int, default=1, help="seed of the simulation (default: %(default)s)")
+    simulate.set_defaults(func=cmd_simulate)
+
+    demo = add("demo", "Start a simulated bridge in-process and show its metrics; needs nothing else.", """
+        jitsi-metrics demo
+        jitsi-metrics demo --polls 3 --interval 2 --format influx
+    """)
+    demo.add_argument("--format", choices=FORMATS, default="prometheus", help="output format (default: %(default)s)")
+    demo.add_argument("--polls", type=int, default=1, help="how many batches to show (default: %(default)s)")
+    demo.add_argument("--interval", type=float, default=2.0, help="seconds between batches (default: %(default)s)")
+    demo.set_defaults(func=cmd_demo)
+
+    telegraf.add_command(add)
+    exporter_cli.add_serve_command(add)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, stdout: IO[str] = sys.stdout, stderr: IO[str] = sys.stderr) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args, stdout, stderr))
+    except ConfigError as exc:
+        print(f"jitsi-metrics {args.command}: {exc}", file=stderr)
+        return USAGE_ERROR
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Bridge options shared by every front end, checked when they are built.
+
+argv, the environment, a collectd block or a file all end up as a frozen
+``BridgeOptions``; a bad value raises ``ConfigError`` naming the option and the value,
+before any poll runs.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_URL = "http://localhost:8080/colibri/stats"
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names option and value."""
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    url: str
+    name: str
+    timeout: float = DEFAULT_TIMEOUT
+    max_bytes: int = DEFAULT_MAX_BYTES
+    username: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    token: Optional[str] = field(default=None, repr=False)
+    ca_file: Optional[str] = None
+    verify_tls: bool = True
+
+
+def default_bridge_name(url: str) -> str:
+    """host:port of the URL, the ``bridge`` label when none is given."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def check_url(url: str, option: str = "url") -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{option} {url!r} is not an http:// or https:// URL with a host")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"{option} {url!r} has an invalid port") from None
+    return url
+
+
+def check_timeout(value: object, option: str = "timeout") -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option} {value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"{option} {value!r} must be a positive number of seconds")
+    return seconds
+
+
+def check_max_bytes(value: object, option: str = "max-bytes") -> int:
+    try:
+        size = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option} {value!r} is not a whole number of bytes") from None
+    if size <= 0:
+        raise ConfigError(f"{option} {value!r} must be positive")
+    return size
+
+
+def read_secret(
+    option: str, path: Optional[str], env_var: Optional[str], environ: Mapping[str, str]
+) -> Optional[str]:
+    """A secret from a file (first line) or an environment variable, never from argv."""
+    if path and env_var:
+        raise ConfigError(f"{option}: give a file or an environment variable, not both")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                secret = handle.readline().rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"{option}-file {path!r} cannot be read: {exc.strerror}") from None
+        if not secret:
+            raise ConfigError(f"{option}-file {path!r} is empty")
+        return secret
+    if env_var:
+        secret = environ.get(env_var, "")
+        if not secret:
+            raise ConfigError(f"{option}-env {env_var!r} names an unset or empty environment variable")
+        return secret
+    return None
+
+
+def bridge_options(
+    url: str,
+    name: Optional[str] = None,
+    timeout: object = DEFAULT_TIMEOUT,
+    max_bytes: object = DEFAULT_MAX_BYTES,
+    username: Optional[str] = None,
+    password: Optional[str] = None,
+    token: Optional[str] = None,
+    ca_file: Optional[str] = None,
+    verify_tls: bool = True,
+) -> BridgeOptions:
+    check_url(url)
+    if password is not None and not username:
+        raise ConfigError("a password was given without username")
+    if username and password is None:
+        raise ConfigError(f"username {username!r} was given without a password file or variable")
+    if token is not None and username:
+        raise ConfigError("give basic auth (username/password) or a bearer token, not both")
+    if ca_file is not None:
+        if not os.path.isfile(ca_file):
+            raise ConfigError(f"ca-file {ca_file!r} is not a readable file")
+        if not verify_tls:
+            raise ConfigError("ca-file and the TLS verification opt-out contradict each other")
+    if name is not None and not name.strip():
+        raise ConfigError(f"name {name!r} is empty")
+    return BridgeOptions(
+        url=url,
+        name=name if name is not None else default_bridge_name(url),
+        timeout=check_timeout(timeout),
+        max_bytes=check_max_bytes(max_bytes),
+        username=username or None,
+        password=password,
+        token=token,
+        ca_file=ca_file,
+        verify_tls=verify_tls,
+    )
+
+
+def check_unique_names(bridges: Sequence[BridgeOptions]) -> Tuple[BridgeOptions, ...]:
+    seen = set()
+    for bridge in bridges:
+        if bridge.name in seen:
+            raise ConfigError(
+                f"bridge name {bridge.name!r} is used twice; give each bridge its own name"
+            )
+        seen.add(bridge.name)
+    return tuple(bridges)
+
+
+def parse_listen(value: str, option: str = "listen") -> Tuple[str, int]:
+    """``host:port``, ``[::1]:port`` or ``:port`` (all interfaces) -> (host, port)."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"{option} {value!r} is not host:port (e.g. 127.0.0.1:9888 or :9888)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port_text)

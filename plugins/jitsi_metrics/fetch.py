@@ -1,0 +1,247 @@
+"""One HTTP poll of one bridge: a payload dict, or a FetchError.
+
+Errors::
+
+    FetchError              anything that cost this poll; str() is one line for a log
+    ├── FetchTimeout        no complete answer within the timeout (body included)
+    ├── FetchConnectionError refused, reset, DNS, TLS
+    ├── FetchStatusError    HTTP status outside 2xx
+    ├── FetchTooLarge       body over the size cap
+    ├── FetchNotJSON        body is not JSON (an HTML error page, say)
+    └── FetchNotObject      JSON, but not an object
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import socket
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import requests
+
+from .config import BridgeOptions
+
+CHUNK_BYTES = 65536
+
+_STATUS_HINTS = {
+    404: "is the REST API enabled? (JVB: videobridge.apis.rest.enabled=true, or --apis=rest)",
+    503: "JVB 1.x answers 503 with statistics off (org.jitsi.videobridge.ENABLE_STATISTICS=true)",
+    401: "check the username and password or token",
+    403: "check the username and password or token",
+}
+
+
+class FetchError(Exception):
+    def __init__(self, bridge: str, url: str, reason: str) -> None:
+        super().__init__(f'Bridge "{bridge}" ({url}): {reason}')
+        self.bridge = bridge
+        self.url = url
+        self.reason = reason
+
+
+class FetchTimeout(FetchError):
+    pass
+
+
+class FetchConnectionError(FetchError):
+    pass
+
+
+class FetchStatusError(FetchError):
+    def __init__(self, bridge: str, url: str, reason: str, status: int) -> None:
+        super().__init__(bridge, url, reason)
+        self.status = status
+
+
+class FetchTooLarge(FetchError):
+    pass
+
+
+class FetchNotJSON(FetchError):
+    pass
+
+
+class FetchNotObject(FetchError):
+    pass
+
+
+class _Watchdog:
+    """Shuts a socket down when its deadline passes.
+
+    requests' timeout applies to each socket read, so a bridge that trickles its body
+    a byte at a time would never time out; shutting the socket down from this thread
+    makes the blocked read return at the deadline.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: List[Tuple[float, int]] = []
+        self._armed: Dict[int, socket.socket] = {}
+        self._ids = itertools.count()
+        self._thread: Optional[threading.Thread] = None
+
+    def arm(self, deadline: float, sock: socket.socket) -> int:
+        token = next(self._ids)
+        with self._cond:
+            self._armed[token] = sock
+            heapq.heappush(self._heap, (deadline, token))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="jitsi-fetch-watchdog", daemon=True)
+                self._thread.start()
+            elif self._heap[0][1] == token:
+                self._cond.notify()
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._armed.pop(token, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._armed:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, token = self._heap[0]
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+                sock = self._armed.pop(token, None)
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+
+def _response_socket(response: requests.Response) -> Optional[socket.socket]:
+    raw = response.raw
+    connection = getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        return sock
+    try:  # urllib3 releases that keep no reference to the connection
+        candidate = raw._fp.fp.raw._sock
+    except AttributeError:
+        return None
+    return candidate if isinstance(candidate, socket.socket) else None
+
+
+def _snippet(body: bytes) -> str:
+    text = body[:60].decode("utf-8", "replace").strip()
+    return repr(text + ("…" if len(body) > 60 else ""))
+
+
+class BridgeClient:
+    """Polls one bridge over one kept-alive connection.
+
+    The request is prepared once and the environment (proxies, netrc) is not read on
+    every poll: ``Session.get`` would rebuild both each time, which costs more than
+    the rest of a poll together.
+    """
+
+    def __init__(self, options: BridgeOptions, session_factory: Callable[[], requests.Session] = requests.Session) -> None:
+        self.options = options
+        self.session = session_factory()
+        self.session.trust_env = False
+        headers = {"Accept": "application/json"}
+        if options.token:
+            headers["Authorization"] = f"Bearer {options.token}"
+        auth = (options.username, options.password or "") if options.username else None
+        request = requests.Request("GET", options.url, headers=headers, auth=auth)
+        self._prepared = self.session.prepare_request(request)
+        self._verify: Any = options.ca_file if options.ca_file else options.verify_tls
+        self._watchdog = _Watchdog()
+
+    def _error(self, kind: Callable[..., FetchError], reason: str, *extra: Any) -> FetchError:
+        return kind(self.options.name, self.options.url, reason, *extra)
+
+    def fetch(self) -> Dict[str, Any]:
+        """The bridge's payload, or a FetchError that says what went wrong."""
+        options = self.options
+        deadline = time.monotonic() + options.timeout
+        try:
+            response = self.session.send(
+                self._prepared, stream=True, timeout=(options.timeout, options.timeout), verify=self._verify,
+            )
+        except requests.Timeout:
+            raise self._error(FetchTimeout, f"no answer within {options.timeout:g} s (timeout)") from None
+        except requests.RequestException as exc:
+            raise self._error(FetchConnectionError, f"cannot connect: {_root_cause(exc)}") from None
+        try:
+            body = self._read_body(response, deadline)
+        except BaseException:
+            response.close()  # also drops the connection, which may hold half a body
+            raise
+        # Back to the pool, kept alive; Response.close() would close the socket.
+        response.raw.release_conn()
+        status = response.status_code
+        if not 200 <= status < 300:
+            hint = _STATUS_HINTS.get(status)
+            reason = f"HTTP {status} {response.reason or ''}".rstrip() + f", body {_snippet(body)}"
+            raise self._error(FetchStatusError, reason + (f"; {hint}" if hint else ""), status)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            ctype = response.headers.get("Content-Type", "no Content-Type")
+            raise self._error(
+                FetchNotJSON, f"HTTP {status} with {ctype} is not JSON: {_snippet(body)}; is the URL the bridge's /colibri/stats?"
+            ) from None
+        if not isinstance(payload, dict):
+            raise self._error(FetchNotObject, f"HTTP {status} JSON is {type(payload).__name__}, expected an object")
+        return payload
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        options = self.options
+        length = response.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > options.max_bytes:
+            raise self._error(FetchTooLarge, f"body of {int(length)} bytes is over the {options.max_bytes}-byte cap")
+        sock = _response_socket(response)
+        token = self._watchdog.arm(deadline, sock) if sock is not None else None
+        chunks: List[bytes] = []
+        size = 0
+        try:
+            while True:
+                chunk = response.raw.read(CHUNK_BYTES, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > options.max_bytes:
+                    raise self._error(FetchTooLarge, f"body is over the {options.max_bytes}-byte cap")
+                chunks.append(chunk)
+                if time.monotonic() >= deadline:
+                    break
+        except FetchError:
+            raise
+        except Exception as exc:
+            if time.monotonic() >= deadline:
+                raise self._error(FetchTimeout, f"body not complete within {options.timeout:g} s (timeout)") from None
+            raise self._error(FetchConnectionError, f"connection broke while reading: {_root_cause(exc)}") from None
+        finally:
+            if token is not None:
+                self._watchdog.disarm(token)
+        if time.monotonic() >= deadline:
+            raise self._error(FetchTimeout, f"body not complete within {options.timeout:g} s (timeout)")
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__context__ is not None and exc.__cause__ is None and str(exc) == "":
+        exc = exc.__context__
+    cause = exc
+    seen = 0
+    while cause.__cause__ is not None and seen < 5:
+        cause = cause.__cause__
+        seen += 1
+    text = str(cause) or type(cause).__name__
+    return text.splitlines()[0][:200]

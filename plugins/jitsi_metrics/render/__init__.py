@@ -1,0 +1,1 @@
+"""Renderers: samples in, text out. Each owns its escaping and number formatting."""

@@ -1,0 +1,78 @@
+"""Samples -> InfluxDB line protocol. Pure.
+
+Shape: measurement ``jitsi``; tags are the sample labels (``bridge``, ``version``,
+``conference_size`` …); one field per metric, named after the metric without its
+``jitsi_`` prefix. Samples that share a label set share one line:
+
+    jitsi,bridge=meet1 conferences=3i,bit_rate_download=1284.955,healthy=1i
+    jitsi,bridge=meet1,version=2.3.168-g28674f78 version_info=1i
+    jitsi,bridge=meet1,conference_size=2 conference_sizes=1i
+
+Integers carry the ``i`` suffix while they fit in int64; larger ones are written as
+floats. NaN and infinities cannot be written in line protocol and are left out.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from ..samples import Labels, Number, Sample
+
+MEASUREMENT = "jitsi"
+FIELD_PREFIX = "jitsi_"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _escaper(specials: str):  # type: ignore[no-untyped-def]
+    def escape(text: str) -> str:
+        if not any(c in text for c in specials):
+            return text
+        for c in specials:
+            text = text.replace(c, "\\" + c)
+        return text
+
+    return escape
+
+
+escape_measurement = _escaper(", ")
+# Telegraf's parser does not turn a doubled backslash back into one in tags, so only
+# commas, equals signs and spaces are escaped there.
+escape_tag = _escaper(",= ")
+escape_field_key = _escaper(",= ")
+
+
+def format_field_value(value: Number) -> Optional[str]:
+    if type(value) is int:
+        if INT64_MIN <= value <= INT64_MAX:
+            return f"{value}i"
+        return repr(float(value))
+    if math.isnan(value) or math.isinf(value):
+        return None
+    return repr(value)
+
+
+def _field_name(sample: Sample) -> str:
+    name = sample.name
+    return name[len(FIELD_PREFIX):] if name.startswith(FIELD_PREFIX) else name
+
+
+def render_influx(samples: Iterable[Sample], timestamp_ns: Optional[int] = None) -> str:
+    """Line protocol ending with a newline; "" when no field can be written."""
+    lines_by_tags: Dict[Labels, List[Tuple[str, str]]] = {}
+    for sample in samples:
+        value = format_field_value(sample.value)
+        if value is None:
+            continue
+        lines_by_tags.setdefault(sample.labels, []).append((_field_name(sample), value))
+    suffix = f" {timestamp_ns}" if timestamp_ns is not None else ""
+    out: List[str] = []
+    for labels, fields in lines_by_tags.items():
+        tags = "".join(
+            f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(labels) if v != ""
+        )
+        field_text = ",".join(f"{escape_field_key(k)}={v}" for k, v in fields)
+        out.append(f"{escape_measurement(MEASUREMENT)}{tags} {field_text}{suffix}")
+    if not out:
+        return ""
+    out.append("")
+    return "\n".join(out)

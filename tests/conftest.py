@@ -1,0 +1,84 @@
+"""Fixtures shared by every test module.
+
+Real host programs (promtool, Telegraf, collectd, Prometheus) are found with
+``require_tool``: locally a missing one skips the test with the reason; under CI=true
+it fails, because CI installs them all (.ci/run).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_PAYLOADS = REPO.parent / "shared" / "payloads"
+SEED_OUTPUT = REPO.parent / "shared" / "reference" / "seed-exporter-output"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TOOLS_DIR = Path(os.environ.get("JITSI_METRICS_TOOLS", Path.home() / ".cache" / "jitsi-meet-metrics" / "bin"))
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def missing(reason: str) -> None:
+    """Skip locally, fail loudly in CI."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}; .ci/run should have installed it")
+    pytest.skip(reason)
+
+
+def require_tool(name: str) -> str:
+    """Path of a host program: $JITSI_METRICS_TOOLS (the Telegraf build cache) first, then PATH."""
+    cached = TOOLS_DIR / name
+    if cached.is_file() and os.access(cached, os.X_OK):
+        return str(cached)
+    found = shutil.which(name, path=os.environ.get("PATH", "") + os.pathsep + SYSTEM_PATH)
+    if found is None:
+        missing(f"{name} is not installed (looked in {TOOLS_DIR} and PATH)")
+    return str(found)
+
+
+def child_env(**extra: str) -> Dict[str, str]:
+    """Environment for a child process: no PYTHON* variables, since PYTHONUNBUFFERED
+    would hide a missing flush and PYTHONPATH/PYTHONHOME would confuse collectd."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(extra)
+    return env
+
+
+def real_payload_files() -> List[Path]:
+    if not SHARED_PAYLOADS.is_dir():
+        return []
+    return sorted(SHARED_PAYLOADS.glob("*.json"))
+
+
+@pytest.fixture
+def shared_payloads() -> List[Path]:
+    """The captured payloads in ../shared/payloads (read there, never copied into the repo)."""
+    files = real_payload_files()
+    if not files:
+        missing(f"no real payloads in {SHARED_PAYLOADS}")
+    return files
+
+
+def load_json(path: Path) -> Dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def bridge_server() -> Iterator["object"]:
+    """A simulated bridge on 127.0.0.1; set ``.payload`` (bytes) or ``.fault`` to steer it."""
+    from jitsi_metrics.simulate import BridgeServer
+
+    server = BridgeServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
