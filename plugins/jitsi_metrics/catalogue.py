@@ -14,7 +14,7 @@ Kinds:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 from .samples import COUNTER, GAUGE
@@ -42,17 +42,17 @@ class Metric:
     # exporter emits them, so dashboards written for it keep finding their series.
     legacy_names: Tuple[str, ...] = ()
 
+    # HELP as rendered: the sentence plus its unit. Computed once, read on every poll.
+    help_text: str = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         if not self.name:
             suffix = "_info" if self.kind == INFO else ""
             object.__setattr__(self, "name", PREFIX + self.key + suffix)
         if self.kind == INFO and not self.label:
             object.__setattr__(self, "label", self.key)
-
-    @property
-    def help_text(self) -> str:
-        """HELP as rendered: the sentence plus its unit."""
-        return f"{self.help} ({self.unit})." if self.unit else f"{self.help}."
+        help_text = f"{self.help} ({self.unit})." if self.unit else f"{self.help}."
+        object.__setattr__(self, "help_text", help_text)
 
 
 def _g(key: str, unit: str, help: str, versions: str, kind: str = NUMBER, **kw: str) -> Metric:

@@ -8,7 +8,7 @@ import signal
 import sys
 import textwrap
 import time
-from typing import IO, Callable, Dict, List, Optional, Sequence
+from typing import IO, Callable, Optional, Sequence
 
 from .bridge_args import add_bridge_arguments, bridges_from_args
 from .config import ConfigError, parse_listen

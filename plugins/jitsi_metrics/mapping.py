@@ -16,7 +16,10 @@ from .fields import EXPECTED, as_number, field_ok, is_number
 from .problems import EMPTY_PAYLOAD_HINT, Problem, describe_json_value
 from .samples import UNTYPED, Labels, Sample
 
-_ORDER: Dict[str, int] = {m.key: i for i, m in enumerate(COLIBRI_METRICS)}
+_ABSENT = object()
+# The catalogue unpacked once into plain tuples: attribute lookups cost more than the
+# rest of the per-key work.
+_CATALOGUE_ROWS = tuple((m.key, m.kind == NUMBER, m.name, m.type, m.help_text, m) for m in COLIBRI_METRICS)
 
 
 class Mapped(NamedTuple):
@@ -30,6 +33,9 @@ class Mapped(NamedTuple):
         if self.empty:
             lines.append(f'Bridge "{bridge}": {EMPTY_PAYLOAD_HINT}')
         return lines
+
+
+_new_sample = tuple.__new__  # Sample(...) without NamedTuple's keyword handling: this runs per key per poll
 
 
 def _metric_samples(metric: Metric, value: Any, labels: Labels, legacy_names: bool) -> List[Sample]:
@@ -52,47 +58,64 @@ def _metric_samples(metric: Metric, value: Any, labels: Labels, legacy_names: bo
     return []
 
 
+def _unknown_samples(payload: Dict[str, Any], labels: Labels) -> List[Sample]:
+    unknown = []
+    for key, value in payload.items():
+        if key in BY_KEY:
+            continue
+        if type(value) is bool:
+            unknown.append(Sample(unknown_metric_name(key), int(value), labels, UNTYPED, UNKNOWN_HELP, key))
+        elif is_number(value):
+            unknown.append(Sample(unknown_metric_name(key), as_number(value), labels, UNTYPED, UNKNOWN_HELP, key))
+    unknown.sort(key=lambda s: s.name)
+    return unknown
+
+
 def map_payload(payload: Dict[str, Any], labels: Labels = (), legacy_names: bool = False) -> Mapped:
-    """Map one /colibri/stats payload to samples.
+    """Map one /colibri/stats payload to samples, in catalogue order.
 
     A key the bridge did not send gives no sample. A known key of the wrong JSON type
     is dropped with a Problem; the rest of the payload is still mapped. Unknown numeric
     or boolean keys become untyped ``jitsi_<key>`` samples, so statistics added by a
     newer bridge appear without a new release of this package.
     """
-    known: List[Any] = []
-    unknown: List[Sample] = []
-    suspects: List[str] = []
-    for key, value in payload.items():
-        metric = BY_KEY.get(key)
-        if metric is None:
-            if is_number(value) or type(value) is bool:
-                number = as_number(value) if not type(value) is bool else int(value)
-                unknown.append(Sample(unknown_metric_name(key), number, labels, UNTYPED, UNKNOWN_HELP, key))
-        elif metric.kind == IGNORE:
-            continue
-        elif field_ok(metric.kind, value):
-            known.append(metric)
-        else:
-            suspects.append(key)
-
-    problems: List[Problem] = []
-    if suspects:
-        # The schema has the last word on what is invalid.
-        from .schema import schema_errors
-
-        rejected = set(suspects) | {e.key for e in schema_errors(payload) if e.key}
-        known = [m for m in known if m.key not in rejected]
-        for key in sorted(rejected, key=_ORDER.__getitem__):
-            metric = BY_KEY[key]
-            problems.append(Problem(key, EXPECTED[metric.kind], describe_json_value(payload[key])))
-
-    known.sort(key=lambda m: _ORDER[m.key])
     samples: List[Sample] = []
-    for metric in known:
-        samples.extend(_metric_samples(metric, payload[metric.key], labels, legacy_names))
-    unknown.sort(key=lambda s: s.name)
-    samples.extend(unknown)
+    suspects: List[Metric] = []
+    found = 0
+    # Walking the catalogue rather than the payload gives a stable order for free
+    # (JVB's key order is a HashMap's) and makes plain numbers a single tuple build.
+    get = payload.get
+    append = samples.append
+    for key, is_number_kind, name, mtype, help_text, metric in _CATALOGUE_ROWS:
+        value = get(key, _ABSENT)
+        if value is _ABSENT:
+            continue
+        found += 1
+        value_type = type(value)
+        if is_number_kind and (value_type is int or value_type is float) and not legacy_names:
+            append(_new_sample(Sample, (name, value, labels, mtype, help_text, key)))
+            continue
+        kind = metric.kind
+        if kind == IGNORE:
+            continue
+        elif field_ok(kind, value):
+            samples.extend(_metric_samples(metric, value, labels, legacy_names))
+        else:
+            suspects.append(metric)
+    if found < len(payload):
+        samples.extend(_unknown_samples(payload, labels))
+    if not suspects:
+        return Mapped(samples, [], empty=not payload)
+
+    # The schema has the last word on what is invalid.
+    from .schema import schema_errors
+
+    rejected = {m.key for m in suspects} | {e.key for e in schema_errors(payload) if e.key}
+    problems = [
+        Problem(m.key, EXPECTED[m.kind], describe_json_value(payload[m.key]))
+        for m in COLIBRI_METRICS if m.key in rejected
+    ]
+    samples = [s for s in samples if s.key not in rejected or s.type == UNTYPED]
     return Mapped(samples, problems, empty=not payload)
 
 

@@ -210,6 +210,8 @@ class BridgeServer:
         self.payload = payload
         self.fault: Optional[str] = None
         self.requests = 0
+        self.connections = 0
+        self.last_headers: Dict[str, str] = {}
         self._lock = threading.Lock()
         self._last = time.monotonic()
         self._stopping = threading.Event()
@@ -238,12 +240,13 @@ class BridgeServer:
         return json.dumps(stats).encode()
 
     def start(self) -> "BridgeServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="simulated-bridge", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="simulated-bridge", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._httpd.serve_forever()
+        # A short poll interval makes stop() quick, which the tests notice.
+        self._httpd.serve_forever(poll_interval=0.05)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -263,6 +266,10 @@ class BridgeServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                server.connections += 1
+
             def _send(self, status: int, ctype: str, body: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
@@ -272,6 +279,7 @@ class BridgeServer:
 
             def do_GET(self) -> None:
                 server.requests += 1
+                server.last_headers = dict(self.headers.items())
                 if self.path.split("?")[0] != STATS_PATH:
                     self._send(404, "text/html", b"<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>")
                     return

@@ -6,9 +6,10 @@ one TYPE line before its samples, so samples of several bridges interleave corre
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Dict, Iterable, List
 
-from ..samples import Number, Sample
+from ..samples import Labels, Number, Sample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -36,15 +37,27 @@ def format_value(value: Number) -> str:
     return repr(value)
 
 
-def _sample_line(sample: Sample) -> str:
-    if sample.labels:
-        labels = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in sample.labels)
-        return f"{sample.name}{{{labels}}} {format_value(sample.value)}"
-    return f"{sample.name} {format_value(sample.value)}"
+def _labelled_line(name: str, labels: Labels, value_text: str) -> str:
+    pairs = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in labels)
+    return f"{name}{{{pairs}}} {value_text}"
 
 
-def render_prometheus(samples: Iterable[Sample]) -> str:
-    """Text format 0.0.4 ending with a newline; "" for no samples."""
+@lru_cache(maxsize=4096)
+def _header(name: str, help_text: str, mtype: str) -> str:
+    # Memoised: the same families come back on every poll, and building their
+    # header costs more than their samples.
+    if help_text:
+        return f"# HELP {name} {escape_help(help_text)}\n# TYPE {name} {mtype}"
+    return f"# TYPE {name} {mtype}"
+
+
+@lru_cache(maxsize=4096)
+def _header_and_name(name: str, help_text: str, mtype: str) -> str:
+    return f"{_header(name, help_text, mtype)}\n{name} "
+
+
+def _grouped(samples: Iterable[Sample]) -> List[Sample]:
+    """Samples reordered so each family is contiguous, families in first-seen order."""
     families: Dict[str, List[Sample]] = {}
     for sample in samples:
         family = families.get(sample.name)
@@ -52,14 +65,37 @@ def render_prometheus(samples: Iterable[Sample]) -> str:
             families[sample.name] = [sample]
         else:
             family.append(sample)
+    return [s for members in families.values() for s in members]
+
+
+def render_prometheus(samples: Iterable[Sample]) -> str:
+    """Text format 0.0.4 ending with a newline; "" for no samples.
+
+    Samples of one family may come from several bridges, interleaved with other
+    families; they are grouped so that each family has one HELP and TYPE block.
+    """
+    ordered = samples if isinstance(samples, list) else list(samples)
     lines: List[str] = []
-    for name, members in families.items():
-        first = members[0]
-        if first.help:
-            lines.append(f"# HELP {name} {escape_help(first.help)}")
-        lines.append(f"# TYPE {name} {first.type}")
-        lines.extend(_sample_line(s) for s in members)
+    append = lines.append
+    seen = set()
+    current = None
+    for name, value, labels, mtype, help_text, _ in ordered:
+        value_text = str(value) if type(value) is int else format_value(value)
+        if name != current:
+            if name in seen:
+                return render_prometheus(_grouped(ordered))
+            seen.add(name)
+            current = name
+            if not labels:
+                # The common case, one unlabelled sample: header and name in one piece.
+                append(_header_and_name(name, help_text, mtype) + value_text)
+                continue
+            append(_header(name, help_text, mtype))
+        if labels:
+            append(_labelled_line(name, labels, value_text))
+        else:
+            append(f"{name} {value_text}")
     if not lines:
         return ""
-    lines.append("")
+    append("")
     return "\n".join(lines)

@@ -1,0 +1,20 @@
+"""Payload cases shared by the core tests: our own fixtures of every JVB era, plus the
+captured payloads in ../shared/payloads when that folder exists."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+from conftest import FIXTURES, real_payload_files
+
+
+def fixture_files() -> List[Path]:
+    return sorted(FIXTURES.glob("*.json"))
+
+
+def all_payload_files() -> List[Path]:
+    return fixture_files() + real_payload_files()
+
+
+def case_id(path: Path) -> str:
+    return ("shared:" if "shared" in path.parts else "") + path.stem

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from jitsi_metrics.config import bridge_options
+from jitsi_metrics.fetch import FetchStatusError
+from jitsi_metrics.poll import Poller, all_samples, bridge_labels
+from jitsi_metrics.simulate import BridgeServer
+
+
+def test_labels_only_for_several_or_named_bridges():
+    a, b = bridge_options("http://a:1/x"), bridge_options("http://b:2/x")
+    assert bridge_labels([a], named=False) == [()]
+    assert bridge_labels([a], named=True) == [(("bridge", "a:1"),)]
+    assert bridge_labels([a, b], named=False) == [(("bridge", "a:1"),), (("bridge", "b:2"),)]
+
+
+def test_poll_results_per_bridge(bridge_server):
+    broken = BridgeServer().start()
+    broken.fault = "html-500"
+    bridges = [bridge_options(bridge_server.url, name="ok"), bridge_options(broken.url, name="broken")]
+    try:
+        with Poller(bridges) as poller:
+            ok, bad = poller.poll()
+    finally:
+        broken.stop()
+    assert ok.up and ok.bridge == "ok" and ok.warnings == []
+    assert [s.name for s in ok.samples[:2]] == ["jitsi_up", "jitsi_scrape_duration_seconds"]
+    assert all(s.labels[0] == ("bridge", "ok") for s in ok.samples)
+    assert not bad.up and isinstance(bad.error, FetchStatusError)
+    assert [(s.name, s.value) for s in bad.samples][0] == ("jitsi_up", 0)
+    assert len(all_samples([ok, bad])) == len(ok.samples) + 2
