@@ -114,3 +114,31 @@ def test_promtool_accepts_nasty_labels_and_non_finite_values():
     samples += [Sample("jitsi_rtt_aggregate", x, (), GAUGE, "RTT (ms)") for x in (float("nan"),)]
     samples += [Sample("jitsi_stress_level", float("-inf"), (), GAUGE, "Stress")]
     assert_no_parse_errors(promtool_check(render_prometheus(samples)))
+
+
+def test_round_trip_through_a_strict_parser():
+    from textformat import parse
+
+    labels = (("bridge", 'meet "1" \\ x\ny'),)
+    for path in all_payload_files():
+        samples = meta_samples(True, 0.25, labels) + map_payload(load_json(path), labels).samples
+        families = parse(render_prometheus(samples))
+        got = {(s.name, s.labels): s.value for f in families.values() for s in f.samples}
+        assert got == {(s.name, s.labels): float(s.value) for s in samples}, path.name
+        for sample in samples:
+            assert families[sample.name].type == sample.type
+            assert families[sample.name].help == sample.help
+
+
+@pytest.mark.parametrize("bad", [
+    "x 1",  # no final newline
+    "# TYPE x gauge\n# TYPE x gauge\nx 1\n",
+    '# TYPE x gauge\nx{a="\\q"} 1\n',
+    "# HELP x a\\tb\n# TYPE x gauge\nx 1\n",
+    "# TYPE x gauge\n# TYPE y gauge\nx 1\n",
+])
+def test_the_strict_parser_rejects_what_promtool_rejects(bad):
+    from textformat import parse
+
+    with pytest.raises(ValueError):
+        parse(bad)

@@ -14,7 +14,7 @@ floats. NaN and infinities cannot be written in line protocol and are left out.
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional
 
 from ..samples import Labels, Number, Sample
 
@@ -23,22 +23,21 @@ FIELD_PREFIX = "jitsi_"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _escaper(specials: str):  # type: ignore[no-untyped-def]
-    def escape(text: str) -> str:
-        if not any(c in text for c in specials):
-            return text
-        for c in specials:
-            text = text.replace(c, "\\" + c)
+def escape_measurement(text: str) -> str:
+    if "," not in text and " " not in text:
         return text
+    return text.replace(",", "\\,").replace(" ", "\\ ")
 
-    return escape
+
+def escape_tag(text: str) -> str:
+    """Tag keys and values. Telegraf's parser does not turn a doubled backslash back
+    into one in tags, so only commas, equals signs and spaces are escaped."""
+    if "," not in text and "=" not in text and " " not in text:
+        return text
+    return text.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
-escape_measurement = _escaper(", ")
-# Telegraf's parser does not turn a doubled backslash back into one in tags, so only
-# commas, equals signs and spaces are escaped there.
-escape_tag = _escaper(",= ")
-escape_field_key = _escaper(",= ")
+escape_field_key = escape_tag
 
 
 def format_field_value(value: Number) -> Optional[str]:
@@ -51,27 +50,32 @@ def format_field_value(value: Number) -> Optional[str]:
     return repr(value)
 
 
-def _field_name(sample: Sample) -> str:
-    name = sample.name
+def _field_name(name: str) -> str:
     return name[len(FIELD_PREFIX):] if name.startswith(FIELD_PREFIX) else name
 
 
 def render_influx(samples: Iterable[Sample], timestamp_ns: Optional[int] = None) -> str:
     """Line protocol ending with a newline; "" when no field can be written."""
-    lines_by_tags: Dict[Labels, List[Tuple[str, str]]] = {}
-    for sample in samples:
-        value = format_field_value(sample.value)
-        if value is None:
-            continue
-        lines_by_tags.setdefault(sample.labels, []).append((_field_name(sample), value))
+    fields_by_tags: Dict[Labels, List[str]] = {}
+    for name, value, labels, _, _, _ in samples:
+        if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+            text: Optional[str] = f"{value}i"
+        else:
+            text = format_field_value(value)
+            if text is None:
+                continue
+        field = f"{escape_field_key(_field_name(name))}={text}"
+        fields = fields_by_tags.get(labels)
+        if fields is None:
+            fields_by_tags[labels] = [field]
+        else:
+            fields.append(field)
     suffix = f" {timestamp_ns}" if timestamp_ns is not None else ""
+    measurement = escape_measurement(MEASUREMENT)
     out: List[str] = []
-    for labels, fields in lines_by_tags.items():
-        tags = "".join(
-            f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(labels) if v != ""
-        )
-        field_text = ",".join(f"{escape_field_key(k)}={v}" for k, v in fields)
-        out.append(f"{escape_measurement(MEASUREMENT)}{tags} {field_text}{suffix}")
+    for labels, fields in fields_by_tags.items():
+        tags = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(labels) if v != "")
+        out.append(f"{measurement}{tags} {','.join(fields)}{suffix}")
     if not out:
         return ""
     out.append("")
