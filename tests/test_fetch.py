@@ -13,11 +13,26 @@ from jitsi_metrics.fetch import (
 )
 
 
-def client_for(server, **options) -> BridgeClient:
-    return BridgeClient(bridge_options(server.url, name="meet1", **options))
+@pytest.fixture
+def clients():
+    """Makes clients and closes them after the test, so no socket is left open."""
+    made = []
+
+    def make(url, **options):
+        made.append(BridgeClient(bridge_options(url, **options)))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
 
 
-def test_reads_the_payload_over_one_kept_alive_connection(bridge_server):
+@pytest.fixture
+def client_for(clients):
+    return lambda server, **options: clients(server.url, name="meet1", **options)
+
+
+def test_reads_the_payload_over_one_kept_alive_connection(bridge_server, client_for):
     client = client_for(bridge_server)
     payloads = [client.fetch() for _ in range(3)]
     assert all(p["version"].startswith("2.3") for p in payloads)
@@ -25,7 +40,7 @@ def test_reads_the_payload_over_one_kept_alive_connection(bridge_server):
     assert bridge_server.last_headers["Accept"] == "application/json"
 
 
-def test_replayed_bytes_come_back_as_they_are(bridge_server):
+def test_replayed_bytes_come_back_as_they_are(bridge_server, client_for):
     bridge_server.payload = b'{"conference_sizes": "[]", "threads": 5}'
     assert client_for(bridge_server).fetch() == {"conference_sizes": "[]", "threads": 5}
 
@@ -36,7 +51,7 @@ def test_replayed_bytes_come_back_as_they_are(bridge_server):
     ("json-array", FetchNotObject, "expected an object"),
     ("close", FetchConnectionError, "connection"),
 ])
-def test_failures_are_one_line_naming_bridge_and_url(bridge_server, fault, error, words):
+def test_failures_are_one_line_naming_bridge_and_url(bridge_server, client_for, fault, error, words):
     bridge_server.fault = fault
     with pytest.raises(error) as caught:
         client_for(bridge_server).fetch()
@@ -45,24 +60,24 @@ def test_failures_are_one_line_naming_bridge_and_url(bridge_server, fault, error
     assert words in text
 
 
-def test_404_hints_at_enabling_the_rest_api(bridge_server):
-    client = BridgeClient(bridge_options(bridge_server.url.replace("/colibri/stats", "/stats"), name="meet1"))
+def test_404_hints_at_enabling_the_rest_api(bridge_server, clients):
+    client = clients(bridge_server.url.replace("/colibri/stats", "/stats"), name="meet1")
     with pytest.raises(FetchStatusError) as caught:
         client.fetch()
     assert caught.value.status == 404 and "videobridge.apis.rest.enabled" in str(caught.value)
 
 
-def test_refused_connection(bridge_server):
+def test_refused_connection(clients):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = BridgeClient(bridge_options(f"http://127.0.0.1:{port}/colibri/stats", timeout=1))
+    client = clients(f"http://127.0.0.1:{port}/colibri/stats", timeout=1)
     with pytest.raises(FetchConnectionError, match="cannot connect"):
         client.fetch()
 
 
 @pytest.mark.parametrize("fault", ["hang", "trickle"])
-def test_timeout_bounds_the_whole_request_body_included(bridge_server, fault):
+def test_timeout_bounds_the_whole_request_body_included(bridge_server, client_for, fault):
     # A trickling body keeps every single socket read short, so only a deadline on the
     # whole request stops it; without one this would take minutes, not about 0.5 s.
     bridge_server.fault = fault
@@ -75,13 +90,13 @@ def test_timeout_bounds_the_whole_request_body_included(bridge_server, fault):
     assert client.fetch()["conferences"] >= 0  # the client recovers on a new connection
 
 
-def test_size_cap_is_enforced_while_reading(bridge_server):
+def test_size_cap_is_enforced_while_reading(bridge_server, client_for):
     bridge_server.payload = json.dumps({"x": "y" * 5000}).encode()
     with pytest.raises(FetchTooLarge, match="1000-byte cap"):
         client_for(bridge_server, max_bytes=1000).fetch()
 
 
-def test_basic_auth_and_bearer_token(bridge_server):
+def test_basic_auth_and_bearer_token(bridge_server, client_for):
     client_for(bridge_server, username="jvb", password="s3cret").fetch()
     expected = "Basic " + base64.b64encode(b"jvb:s3cret").decode()
     assert bridge_server.last_headers["Authorization"] == expected
@@ -89,8 +104,8 @@ def test_basic_auth_and_bearer_token(bridge_server):
     assert bridge_server.last_headers["Authorization"] == "Bearer tok"
 
 
-def test_tls_verification_failure_is_a_connection_error(bridge_server):
+def test_tls_verification_failure_is_a_connection_error(bridge_server, clients):
     # The simulated bridge speaks plain HTTP; https to it fails the TLS handshake.
-    client = BridgeClient(bridge_options(bridge_server.url.replace("http://", "https://"), timeout=2))
+    client = clients(bridge_server.url.replace("http://", "https://"), timeout=2)
     with pytest.raises(FetchConnectionError):
         client.fetch()

@@ -6,7 +6,7 @@ import sys
 
 import jitsi_metrics
 
-from conftest import REPO, child_env
+from conftest import REPO, child_env, missing
 
 
 def test_public_names_exist():
@@ -38,3 +38,24 @@ def test_once_does_not_import_jsonschema(bridge_server):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_core_runs_on_debians_python_and_library_floors(bridge_server):
+    # collectd embeds the system Python with Debian's python3-requests (2.28) and
+    # python3-jsonschema (4.10): the floors setup.cfg promises. Poll and validate there.
+    python = "/usr/bin/python3"
+    probe = subprocess.run([python, "-c", "import requests, jsonschema"], capture_output=True, env=child_env())
+    if probe.returncode != 0:
+        missing("Debian's python3 with python3-requests and python3-jsonschema")
+    bridge_server.payload = b'{"conferences": 2, "conference_sizes": "[]"}'
+    code = (
+        "from jitsi_metrics.config import bridge_options; from jitsi_metrics.poll import Poller;"
+        f"(r,) = Poller([bridge_options({bridge_server.url!r})]).poll();"
+        "print([(s.name, s.value) for s in r.samples if s.name != 'jitsi_scrape_duration_seconds']); print(r.warnings)"
+    )
+    env = child_env(PYTHONPATH=str(REPO / "plugins"), PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    samples, warnings = out.stdout.splitlines()
+    assert samples == "[('jitsi_up', 1), ('jitsi_conferences', 2)]"
+    assert "conference_sizes" in warnings and "the string '[]'" in warnings

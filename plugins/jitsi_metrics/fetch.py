@@ -234,6 +234,12 @@ class BridgeClient:
     def close(self) -> None:
         self.session.close()
 
+    def __enter__(self) -> "BridgeClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _root_cause(exc: BaseException) -> str:
     while exc.__context__ is not None and exc.__cause__ is None and str(exc) == "":
