@@ -51,7 +51,7 @@ def test_core_runs_on_debians_python_and_library_floors(bridge_server):
     code = (
         "from jitsi_metrics.config import bridge_options; from jitsi_metrics.poll import Poller;"
         f"(r,) = Poller([bridge_options({bridge_server.url!r})]).poll();"
-        "print([(s.name, s.value) for s in r.samples if s.name != 'jitsi_scrape_duration_seconds']); print(r.warnings)"
+        "print([(s.name, s.value) for s in r.samples if s.name != 'jitsi_scrape_duration_seconds']); print(*r.warnings)"
     )
     env = child_env(PYTHONPATH=str(REPO / "plugins"), PATH="/usr/sbin:/usr/bin:/sbin:/bin")
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, timeout=60)
