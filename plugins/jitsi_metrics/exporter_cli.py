@@ -1,13 +1,109 @@
-"""Placeholder: the Prometheus exporter front end is being built (issue 6)."""
+"""Command lines of the Prometheus exporter.
+
+``jitsi-metrics serve`` takes the shared bridge options; ``prometheus-jitsi-meet-exporter``
+takes exactly the two flags of systemli/prometheus-jitsi-meet-exporter, so an existing
+unit file, Ansible role or container command works unchanged.
+"""
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+import os
+import signal
+import sys
+import threading
+from typing import IO, Callable, List, Optional, Sequence
+
+from .bridge_args import add_bridge_arguments, bridges_from_args
+from .config import DEFAULT_URL, BridgeOptions, ConfigError, bridge_options, parse_listen
+
+DEFAULT_LISTEN = ":9888"
+DROP_IN = "prometheus-jitsi-meet-exporter"
 
 
 def add_serve_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Registers ``jitsi-metrics serve``; ``add(name, help, examples)`` returns its parser."""
+    serve = add("serve", "Serve the bridges' metrics to Prometheus on /metrics and /probe?target=NAME.", """
+        jitsi-metrics serve --url http://127.0.0.1:8080/colibri/stats
+        jitsi-metrics serve --url http://meet1:8080/colibri/stats --name meet1 --url http://meet2:8080/colibri/stats --name meet2
+        jitsi-metrics serve --listen 127.0.0.1:9888 --probe-allow http://meet3:8080/colibri/stats
+    """)
+    add_bridge_arguments(serve, url_required=False)
+    serve.add_argument("--listen", default=DEFAULT_LISTEN, metavar="ADDR",
+                       help="host:port to serve on; :PORT means every interface (default: %(default)s)")
+    serve.add_argument("--probe-allow", action="append", default=[], metavar="URL",
+                       help="a bridge URL /probe may fetch besides the --url bridges; not in /metrics; repeatable")
+    serve.add_argument("--legacy-names", action="store_true",
+                       help="also emit the Go exporter's unprefixed total_ice_* names (the drop-in always does)")
+    serve.set_defaults(func=cmd_serve)
 
 
-def main() -> int:
-    raise SystemExit("not built yet")
+def cmd_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if not args.url and not args.probe_allow:
+        raise ConfigError("give at least one --url (or --probe-allow) bridge to serve")
+    bridges = bridges_from_args(args, os.environ)
+    probe_only: List[BridgeOptions] = []
+    if args.probe_allow:
+        extra = argparse.Namespace(**{**vars(args), "url": args.probe_allow, "name": None})
+        probe_only = bridges_from_args(extra, os.environ)
+    host, port = parse_listen(args.listen, "--listen")
+    return run(bridges, host, port, stderr, named=bool(args.name), legacy_names=args.legacy_names,
+               probe_only=probe_only)
+
+
+def run(bridges: Sequence[BridgeOptions], host: str, port: int, stderr: IO[str], named: bool = False,
+        legacy_names: bool = False, probe_only: Sequence[BridgeOptions] = ()) -> int:
+    """Serve until SIGTERM or SIGINT, then stop within a few seconds."""
+    from .exporter import Exporter, log_line
+
+    try:
+        exporter = Exporter(bridges, host, port, named=named, legacy_names=legacy_names,
+                            probe_only=probe_only, log=stderr)
+    except OSError as exc:
+        log_line(stderr, "error", f"Cannot listen on {host or '*'}:{port}: {exc.strerror or exc}; exiting")
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    exporter.start()
+    listed = ", ".join(f"{b.name} ({b.url})" for b in bridges) or "none"
+    log_line(stderr, "info", f"Listening on {exporter.url}; bridges: {listed}; probe-only: {len(probe_only)}")
+    while not stop.wait(3600):
+        pass
+    log_line(stderr, "info", "Shutting down")
+    exporter.stop()
+    return 0
+
+
+def drop_in_parser() -> argparse.ArgumentParser:
+    # Go's flag package accepts -flag, --flag, "-flag value" and -flag=value; argparse
+    # does too once both spellings are declared. No abbreviations: Go has none.
+    parser = argparse.ArgumentParser(
+        prog=DROP_IN, allow_abbrev=False,
+        description="Drop-in for systemli/prometheus-jitsi-meet-exporter: serves one bridge's "
+                    "/colibri/stats as Prometheus metrics on /metrics, with /health.")
+    parser.add_argument("-videobridge-url", "--videobridge-url", dest="url", default=DEFAULT_URL, metavar="URL",
+                        help="the bridge's statistics URL (default: %(default)s)")
+    parser.add_argument("-web.listen-address", "--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
+                        metavar="ADDR", help="address to serve on (default: %(default)s)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, stderr: IO[str] = sys.stderr) -> int:
+    """``prometheus-jitsi-meet-exporter``: one unnamed bridge, Go exporter's flags and names."""
+    args = drop_in_parser().parse_args(argv)
+    try:
+        bridge = bridge_options(args.url)
+        host, port = parse_listen(args.listen, "-web.listen-address")
+    except ConfigError as exc:
+        print(f"{DROP_IN}: {exc}", file=stderr)
+        return 2
+    # Unprefixed total_ice_* stay on, so dashboards built for the Go exporter keep working.
+    return run([bridge], host, port, stderr, legacy_names=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
