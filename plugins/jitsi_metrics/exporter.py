@@ -14,7 +14,6 @@ Routes (GET and HEAD only)::
 """
 from __future__ import annotations
 
-import dataclasses
 import html
 import socket
 import sys
@@ -99,11 +98,7 @@ class Target:
                 return flight.result
             return self._failed(f"the poll in flight did not finish within {timeout:g} s (timeout)", timeout)
         try:
-            # Only the leader fetches, one at a time per bridge, so swapping the
-            # client's options for this scrape's budget is not racy.
-            if self.client.options.timeout != timeout:
-                self.client.options = dataclasses.replace(self.options, timeout=timeout)
-            flight.result = poll_bridge(self.client, (), self.legacy_names)
+            flight.result = poll_bridge(self.client, (), self.legacy_names, timeout=timeout)
             lines = self.health.update(flight.result)
         finally:
             with self._lock:

@@ -166,20 +166,25 @@ class BridgeClient:
     def _error(self, kind: Callable[..., FetchError], reason: str, *extra: Any) -> FetchError:
         return kind(self.options.name, self.options.url, reason, *extra)
 
-    def fetch(self) -> Dict[str, Any]:
-        """The bridge's payload, or a FetchError that says what went wrong."""
+    def fetch(self, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """The bridge's payload, or a FetchError that says what went wrong.
+
+        ``timeout`` overrides the configured one for this poll (an exporter cuts it to
+        fit Prometheus' scrape timeout).
+        """
         options = self.options
-        deadline = time.monotonic() + options.timeout
+        seconds = options.timeout if timeout is None else timeout
+        deadline = time.monotonic() + seconds
         try:
             response = self._adapter.send(
-                self._prepared, stream=True, timeout=(options.timeout, options.timeout), verify=self._verify,
+                self._prepared, stream=True, timeout=(seconds, seconds), verify=self._verify,
             )
         except requests.Timeout:
-            raise self._error(FetchTimeout, f"no answer within {options.timeout:g} s (timeout)") from None
+            raise self._error(FetchTimeout, f"no answer within {seconds:g} s (timeout)") from None
         except requests.RequestException as exc:
             raise self._error(FetchConnectionError, f"cannot connect: {_root_cause(exc)}") from None
         try:
-            body = self._read_body(response, deadline)
+            body = self._read_body(response, deadline, seconds)
         except BaseException:
             response.close()  # also drops the connection, which may hold half a body
             raise
@@ -201,7 +206,7 @@ class BridgeClient:
             raise self._error(FetchNotObject, f"HTTP {status} JSON is {type(payload).__name__}, expected an object")
         return payload
 
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+    def _read_body(self, response: requests.Response, deadline: float, seconds: float) -> bytes:
         options = self.options
         length = response.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > options.max_bytes:
@@ -225,13 +230,13 @@ class BridgeClient:
             raise
         except Exception as exc:
             if time.monotonic() >= deadline:
-                raise self._error(FetchTimeout, f"body not complete within {options.timeout:g} s (timeout)") from None
+                raise self._error(FetchTimeout, f"body not complete within {seconds:g} s (timeout)") from None
             raise self._error(FetchConnectionError, f"connection broke while reading: {_root_cause(exc)}") from None
         finally:
             if token is not None:
                 self._watchdog.disarm(token)
         if time.monotonic() >= deadline:
-            raise self._error(FetchTimeout, f"body not complete within {options.timeout:g} s (timeout)")
+            raise self._error(FetchTimeout, f"body not complete within {seconds:g} s (timeout)")
         return b"".join(chunks)
 
     def close(self) -> None:

@@ -39,12 +39,12 @@ def bridge_labels(bridges: Sequence[BridgeOptions], named: bool) -> List[Labels]
 
 def poll_bridge(
     client: BridgeClient, labels: Labels, legacy_names: bool = False,
-    clock: Callable[[], float] = time.perf_counter,
+    clock: Callable[[], float] = time.perf_counter, timeout: Optional[float] = None,
 ) -> PollResult:
     name = client.options.name
     start = clock()
     try:
-        payload = client.fetch()
+        payload = client.fetch(timeout)
     except FetchError as error:
         return PollResult(name, meta_samples(False, clock() - start, labels), [], error)
     mapped = map_payload(payload, labels, legacy_names=legacy_names)
