@@ -27,9 +27,9 @@ def test_default_bridge_name(url, name):
     ({"url": "http://x/", "timeout": float("inf")}, "must be a positive"),
     ({"url": "http://x/", "max_bytes": "big"}, "max-bytes 'big'"),
     ({"url": "http://x/", "username": "u"}, "without a password"),
-    ({"url": "http://x/", "password": "p"}, "without username"),
+    ({"url": "http://x/", "password": "p"}, "without a username"),
     ({"url": "http://x/", "username": "u", "password": "p", "token": "t"}, "not both"),
-    ({"url": "http://x/", "ca_file": "/nonexistent/ca.pem"}, "ca-file '/nonexistent/ca.pem'"),
+    ({"url": "http://x/", "ca_file": "/nonexistent/ca.pem"}, "CA file '/nonexistent/ca.pem'"),
     ({"url": "http://x/", "name": " "}, "name ' ' is empty"),
 ])
 def test_bad_options_name_option_and_value(kwargs, words):

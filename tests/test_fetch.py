@@ -109,3 +109,13 @@ def test_tls_verification_failure_is_a_connection_error(bridge_server, clients):
     client = clients(bridge_server.url.replace("http://", "https://"), timeout=2)
     with pytest.raises(FetchConnectionError):
         client.fetch()
+
+
+def test_connection_errors_name_the_innermost_reason(clients):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(FetchConnectionError) as caught:
+        clients(f"http://127.0.0.1:{port}/colibri/stats", timeout=1).fetch()
+    assert str(caught.value).endswith("Connection refused")
+    assert " object at 0x" not in str(caught.value)

@@ -28,3 +28,15 @@ def test_poll_results_per_bridge(bridge_server):
     assert not bad.up and isinstance(bad.error, FetchStatusError)
     assert [(s.name, s.value) for s in bad.samples][0] == ("jitsi_up", 0)
     assert len(all_samples([ok, bad])) == len(ok.samples) + 2
+
+
+def test_an_unexpected_error_costs_only_its_bridge(bridge_server):
+    bridges = [bridge_options(bridge_server.url, name="ok"), bridge_options(bridge_server.url, name="buggy")]
+    with Poller(bridges) as poller:
+        def broken(timeout=None):
+            raise KeyError("surprise")
+
+        poller.clients[1].fetch = broken
+        ok, buggy = poller.poll()
+    assert ok.up and not buggy.up
+    assert "unexpected KeyError" in str(buggy.error)

@@ -75,21 +75,26 @@ def check_max_bytes(value: object, option: str = "max-bytes") -> int:
     return size
 
 
+def read_secret_file(path: str, option: str) -> str:
+    """The first line of a secret file; ``option`` names the setting in errors."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            secret = handle.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{option} {path!r} cannot be read: {exc.strerror}") from None
+    if not secret:
+        raise ConfigError(f"{option} {path!r} is empty")
+    return secret
+
+
 def read_secret(
     option: str, path: Optional[str], env_var: Optional[str], environ: Mapping[str, str]
 ) -> Optional[str]:
-    """A secret from a file (first line) or an environment variable, never from argv."""
+    """A secret from ``<option>-file`` (first line) or ``<option>-env``, never from argv."""
     if path and env_var:
         raise ConfigError(f"{option}: give a file or an environment variable, not both")
     if path:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                secret = handle.readline().rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"{option}-file {path!r} cannot be read: {exc.strerror}") from None
-        if not secret:
-            raise ConfigError(f"{option}-file {path!r} is empty")
-        return secret
+        return read_secret_file(path, f"{option}-file")
     if env_var:
         secret = environ.get(env_var, "")
         if not secret:
@@ -111,16 +116,16 @@ def bridge_options(
 ) -> BridgeOptions:
     check_url(url)
     if password is not None and not username:
-        raise ConfigError("a password was given without username")
+        raise ConfigError("a password was given without a username")
     if username and password is None:
-        raise ConfigError(f"username {username!r} was given without a password file or variable")
+        raise ConfigError(f"username {username!r} was given without a password")
     if token is not None and username:
         raise ConfigError("give basic auth (username/password) or a bearer token, not both")
     if ca_file is not None:
         if not os.path.isfile(ca_file):
-            raise ConfigError(f"ca-file {ca_file!r} is not a readable file")
+            raise ConfigError(f"CA file {ca_file!r} is not a readable file")
         if not verify_tls:
-            raise ConfigError("ca-file and the TLS verification opt-out contradict each other")
+            raise ConfigError("a CA file and the TLS verification opt-out contradict each other")
     if name is not None and not name.strip():
         raise ConfigError(f"name {name!r} is empty")
     return BridgeOptions(

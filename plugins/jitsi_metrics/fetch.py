@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import re
 import socket
 import threading
 import time
@@ -249,13 +250,24 @@ class BridgeClient:
         self.close()
 
 
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>: ")
+
+
 def _root_cause(exc: BaseException) -> str:
-    while exc.__context__ is not None and exc.__cause__ is None and str(exc) == "":
-        exc = exc.__context__
-    cause = exc
+    """The innermost reason of a requests/urllib3 error, e.g. "[Errno 111] Connection
+    refused", without the wrappers' object reprs."""
     seen = 0
-    while cause.__cause__ is not None and seen < 5:
-        cause = cause.__cause__
+    while seen < 8:
         seen += 1
-    text = str(cause) or type(cause).__name__
-    return text.splitlines()[0][:200]
+        reason = getattr(exc, "reason", None)
+        if isinstance(reason, BaseException):
+            exc = reason
+        elif exc.args and isinstance(exc.args[0], BaseException):
+            exc = exc.args[0]
+        elif exc.__cause__ is not None:
+            exc = exc.__cause__
+        else:
+            break
+    text = _OBJECT_REPR.sub("", str(exc)) or type(exc).__name__
+    lines = text.splitlines()
+    return lines[0][:300] if lines else type(exc).__name__

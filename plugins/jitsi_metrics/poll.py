@@ -47,6 +47,9 @@ def poll_bridge(
         payload = client.fetch(timeout)
     except FetchError as error:
         return PollResult(name, meta_samples(False, clock() - start, labels), [], error)
+    except Exception as exc:  # a bug here must cost this bridge only, never the others
+        error = FetchError(name, client.options.url, f"unexpected {type(exc).__name__}: {exc}")
+        return PollResult(name, meta_samples(False, clock() - start, labels), [], error)
     mapped = map_payload(payload, labels, legacy_names=legacy_names)
     samples = meta_samples(True, clock() - start, labels) + mapped.samples
     return PollResult(name, samples, mapped.warnings(name), None)
