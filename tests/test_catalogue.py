@@ -68,11 +68,10 @@ def test_array_labels_match_the_go_exporter():
     assert metric_for("conferences_by_video_senders").label == "senders"
 
 
-@pytest.mark.parametrize("path", all_payload_files(), ids=case_id)
+# Jicofo's /stats is another product: only the keys it shares with JVB are mapped.
+@pytest.mark.parametrize("path", [p for p in all_payload_files() if "jicofo" not in p.name], ids=case_id)
 def test_every_jvb_key_is_in_the_catalogue(path):
     payload = load_json(path)
-    if "jicofo" in path.name:
-        pytest.skip("Jicofo /stats is another product; only its shared keys are mapped")
     assert set(payload) - set(BY_KEY) == set()
 
 

@@ -1,0 +1,345 @@
+"""``jitsi-metrics telegraf``: the execd loop driven through pipes and StringIO, and the
+real console script in a subprocess for what only a process shows (signals, flushing
+with PYTHONUNBUFFERED unset, exit codes)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+from typing import Callable, Iterable, List, Optional
+
+import pytest
+from conftest import REPO, child_env, load_json, real_payload_files
+from prometheus_client.parser import text_string_to_metric_families
+from telegraf_helpers import PLACEHOLDER_URL, SNIPPETS, console_script, expected_samples, parse_line_protocol
+
+from jitsi_metrics.cli import main
+from jitsi_metrics.config import bridge_options
+from jitsi_metrics.poll import Poller
+from jitsi_metrics.render.influx import render_influx
+from jitsi_metrics.render.prometheus import render_prometheus
+from jitsi_metrics.simulate import SimulatedBridge
+from jitsi_metrics.telegraf import parse_duration, run
+
+SNAPSHOT = json.dumps(SimulatedBridge(seed=7).stats(1_700_000_000.0)).encode()
+
+
+class FlushRecorder(io.StringIO):
+    """stdout that remembers what had been written at each flush: one entry per batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: List[str] = []
+        self._flushed = 0
+
+    def flush(self) -> None:
+        text = self.getvalue()
+        if len(text) > self._flushed:
+            self.batches.append(text[self._flushed:])
+            self._flushed = len(text)
+        super().flush()
+
+    @property
+    def unflushed(self) -> str:
+        return self.getvalue()[self._flushed:]
+
+
+class ScriptedStdin:
+    """stdin whose every line first runs a step (e.g. breaking the bridge); EOF after the last."""
+
+    def __init__(self, steps: Iterable[Callable[[], None]]) -> None:
+        self._steps = list(steps)
+
+    def readline(self) -> str:
+        if not self._steps:
+            return ""
+        self._steps.pop(0)()
+        return "\n"
+
+
+def fault(server: object, mode: Optional[str]) -> Callable[[], None]:
+    return lambda: setattr(server, "fault", mode)
+
+
+def run_loop(url: str, stdin: object, fmt: str = "prometheus", interval: Optional[float] = None,
+             name: Optional[str] = None):
+    stdout, stderr = FlushRecorder(), io.StringIO()
+    with Poller([bridge_options(url, name=name, timeout=2)], named=name is not None) as poller:
+        code = run(poller, stdin, stdout, stderr, fmt, interval)  # type: ignore[arg-type]
+    return code, stdout, stderr.getvalue().splitlines()
+
+
+def without_duration(text: str) -> List[str]:
+    return [line for line in text.splitlines() if not line.startswith("jitsi_scrape_duration_seconds ")]
+
+
+# --- durations ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, seconds", [
+    ("10s", 10.0), ("1m", 60.0), ("500ms", 0.5), ("1h30m", 5400.0), ("1m30s", 90.0),
+    ("1.5s", 1.5), ("250000us", 0.25), ("30", 30.0), ("0.25", 0.25), (" 2s ", 2.0),
+])
+def test_interval_accepts_telegraf_durations_and_seconds(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "0s", "0", "-1s", "10x", "1d", "s", "inf", "nan", "1e3", "10 s"])
+def test_interval_rejects_what_telegraf_would_not_accept(text: str) -> None:
+    with pytest.raises(ValueError, match="--interval"):
+        parse_duration(text)
+
+
+# --- one batch per line ------------------------------------------------------------
+
+def test_each_line_polls_once_and_flushes_one_batch_that_matches_the_core(bridge_server) -> None:
+    bridge_server.payload = SNAPSHOT
+    code, stdout, log = run_loop(bridge_server.url, io.StringIO("\n\n\n"))
+    assert code == 0
+    assert bridge_server.requests == 3
+    assert len(stdout.batches) == 3 and stdout.unflushed == ""
+    expected = without_duration(render_prometheus(expected_samples(SNAPSHOT)))
+    for batch in stdout.batches:
+        assert without_duration(batch) == expected
+        families = {f.name: f for f in text_string_to_metric_families(batch)}
+        assert families["jitsi_up"].samples[0].value == 1
+    assert log == []  # a healthy bridge is not worth a log line
+
+
+def test_influx_batches_carry_one_timestamp_and_the_core_values(bridge_server) -> None:
+    bridge_server.payload = SNAPSHOT
+    code, stdout, _ = run_loop(bridge_server.url, io.StringIO("\n\n"), fmt="influx", name="meet1")
+    assert code == 0 and len(stdout.batches) == 2
+    for batch in stdout.batches:
+        stamps = {p.timestamp for p in parse_line_protocol(batch)}
+        assert len(stamps) == 1 and None not in stamps
+        expected = render_influx(expected_samples(SNAPSHOT, (("bridge", "meet1"),)), stamps.pop())
+        strip = lambda text: [  # noqa: E731  the duration field's value differs per poll
+            ",".join(f for f in line.split(",") if not f.startswith("scrape_duration_seconds=")) for line in text.splitlines()
+        ]
+        assert strip(batch) == strip(expected)
+
+
+def test_nothing_is_polled_until_a_line_arrives_and_eof_ends_the_loop(bridge_server) -> None:
+    read_fd, write_fd = os.pipe()
+    stdin = os.fdopen(read_fd, "r")
+    stdout, stderr = FlushRecorder(), io.StringIO()
+    poller = Poller([bridge_options(bridge_server.url)])
+    codes: List[int] = []
+    thread = threading.Thread(target=lambda: codes.append(run(poller, stdin, stdout, stderr)))
+    thread.start()
+    try:
+        time.sleep(0.3)
+        assert bridge_server.requests == 0 and stdout.batches == []
+        os.write(write_fd, b"\n")
+        deadline = time.monotonic() + 5
+        while not stdout.batches and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(stdout.batches) == 1 and "jitsi_up 1" in stdout.batches[0]
+    finally:
+        os.close(write_fd)
+        thread.join(5)
+        poller.close()
+        stdin.close()
+    assert not thread.is_alive() and codes == [0]
+
+
+def test_interval_mode_polls_on_its_own_clock_until_stdin_closes(bridge_server) -> None:
+    read_fd, write_fd = os.pipe()
+    stdin = os.fdopen(read_fd, "r")
+    stdout, stderr = FlushRecorder(), io.StringIO()
+    poller = Poller([bridge_options(bridge_server.url)])
+    codes: List[int] = []
+    thread = threading.Thread(target=lambda: codes.append(run(poller, stdin, stdout, stderr, "prometheus", 0.05)))
+    thread.start()
+    try:
+        time.sleep(0.6)
+        assert len(stdout.batches) >= 4  # about 12 due; 4 leaves room for a slow machine
+    finally:
+        os.close(write_fd)
+        thread.join(5)
+        poller.close()
+        stdin.close()
+    assert not thread.is_alive() and codes == [0]
+    assert all(b.count("\njitsi_up 1\n") == 1 for b in stdout.batches)
+
+
+# --- health: bad once, recovery once -----------------------------------------------
+
+def test_a_failing_bridge_is_logged_when_it_goes_bad_and_when_it_recovers(bridge_server) -> None:
+    steps = [fault(bridge_server, None), fault(bridge_server, "html-500"), fault(bridge_server, "html-500"),
+             fault(bridge_server, "html-500"), fault(bridge_server, "not-json"), fault(bridge_server, None),
+             fault(bridge_server, None)]
+    code, stdout, log = run_loop(bridge_server.url, ScriptedStdin(steps), name="meet1")
+    assert code == 0  # a bridge that is down never ends the process
+    ups = [{s.labels["bridge"]: s.value for f in text_string_to_metric_families(b) if f.name == "jitsi_up"
+            for s in f.samples}["meet1"] for b in stdout.batches]
+    assert ups == [1, 0, 0, 0, 0, 1, 1]
+    assert all(line[:3] in ("E! ", "W! ", "I! ") for line in log)
+    errors = [line for line in log if line.startswith("E! ")]
+    assert len(errors) == 2  # HTTP 500 once, then the different failure (not JSON) once
+    assert "meet1" in errors[0] and "HTTP 500" in errors[0] and "retrying" in errors[0]
+    assert "not JSON" in errors[1]
+    assert [line for line in log if "answering again" in line] == ['I! Bridge "meet1" is answering again']
+    assert log.index(errors[1]) < log.index('I! Bridge "meet1" is answering again')
+
+
+def test_a_bridge_that_refuses_connections_is_reported_once(bridge_server) -> None:
+    url = bridge_server.url
+    bridge_server.stop()  # nothing listens on the port any more
+    code, stdout, log = run_loop(url, io.StringIO("\n" * 4))
+    assert code == 0 and len(stdout.batches) == 4
+    assert all("\njitsi_up 0\n" in b for b in stdout.batches)
+    errors = [line for line in log if line.startswith("E! ")]
+    assert len(errors) == 1 and "cannot connect" in errors[0]
+
+
+@pytest.mark.skipif(not any("legacy" in p.name for p in real_payload_files()), reason="needs the legacy JVB payload")
+def test_dropped_fields_are_warned_about_once_not_every_poll(bridge_server) -> None:
+    path = next(p for p in real_payload_files() if "legacy" in p.name)
+    bridge_server.payload = path.read_bytes()
+    code, stdout, log = run_loop(bridge_server.url, io.StringIO("\n" * 3))
+    warnings = [line for line in log if line.startswith("W! ")]
+    assert code == 0 and len(stdout.batches) == 3
+    assert warnings and len(warnings) == len(set(warnings))
+    payload = load_json(path)
+    for warning in warnings:  # each names a key of the payload and says what happens next
+        assert "field skipped" in warning or "statistics disabled" in warning
+        assert any(f'key "{key}"' in warning for key in payload) or "statistics disabled" in warning
+
+
+# --- configuration errors ----------------------------------------------------------
+
+@pytest.mark.parametrize("argv, mentions", [
+    (["--url", "ftp://meet1/colibri/stats"], "ftp://meet1"),
+    (["--url", "http://127.0.0.1:8080/colibri/stats", "--interval", "10x"], "--interval '10x'"),
+    (["--url", "http://127.0.0.1:8080/colibri/stats", "--interval", "0s"], "--interval '0s'"),
+    (["--url", "http://a:1/colibri/stats", "--name", "x", "--url", "http://b:1/colibri/stats", "--name", "x"], "'x'"),
+    (["--url", "http://127.0.0.1:8080/colibri/stats", "--timeout", "soon"], "soon"),
+    (["--url", "http://127.0.0.1:8080/colibri/stats", "--password-env", "JITSI_TEST_UNSET_VARIABLE"], "JITSI_TEST_UNSET_VARIABLE"),
+])
+def test_configuration_errors_stop_start_up_with_one_error_line(argv: List[str], mentions: str) -> None:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert main(["telegraf", *argv], stdout, stderr) == 2
+    lines = stderr.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("E! ") and mentions in lines[0], lines
+    assert stdout.getvalue() == ""
+
+
+# --- the real console script -------------------------------------------------------
+
+def start(*args: str) -> subprocess.Popen:
+    # child_env drops PYTHONUNBUFFERED: with it set a missing flush would go unnoticed.
+    return subprocess.Popen([console_script(), "telegraf", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=child_env())
+
+
+def read_lines(stream, count: int, timeout: float = 10.0) -> List[str]:
+    """Read until ``count`` lines have arrived or the timeout passes."""
+    data, deadline = b"", time.monotonic() + timeout
+    while data.count(b"\n") < count and time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode().splitlines()
+
+
+def finish(proc: subprocess.Popen, timeout: float = 5.0) -> str:
+    try:
+        proc.wait(timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = proc.stderr.read().decode()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        stream.close()
+    return log
+
+
+@pytest.mark.parametrize("payload", [b'{"conferences": 3, "participants": 5}', SNAPSHOT], ids=["small", "full"])
+def test_the_console_script_flushes_each_batch_without_pythonunbuffered(bridge_server, payload: bytes) -> None:
+    # The small batch is the one that proves the flush: a single write larger than
+    # the 8 KiB stdout buffer goes straight through even without one.
+    bridge_server.payload = payload
+    expected = render_prometheus(expected_samples(payload))
+    size = expected.count("\n")
+    proc = start("--url", bridge_server.url)
+    for _ in range(2):
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        lines = read_lines(proc.stdout, size)
+        assert len(lines) == size, "the batch did not arrive whole: is stdout flushed?"
+        assert without_duration("\n".join(lines)) == without_duration(expected)
+    proc.stdin.close()  # how Telegraf stops an execd plugin
+    log = finish(proc)
+    assert proc.returncode == 0 and "Traceback" not in log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("mode", [[], ["--interval", "10s"]], ids=["stdin", "interval"])
+def test_sigterm_and_sigint_end_it_promptly_with_status_0(bridge_server, signum: int, mode: List[str]) -> None:
+    proc = start("--url", bridge_server.url, *mode)
+    if not mode:
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+    assert any(line.startswith("jitsi_up ") for line in read_lines(proc.stdout, 5))
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    log = finish(proc)
+    assert proc.returncode == 0, log
+    assert time.monotonic() - sent < 5
+    assert "Traceback" not in log and all(line[:3] in ("E! ", "W! ", "I! ") for line in log.splitlines())
+
+
+def test_the_console_script_outlives_a_dead_bridge(bridge_server) -> None:
+    url = bridge_server.url
+    bridge_server.stop()
+    proc = start("--url", url)
+    for _ in range(3):
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        assert "jitsi_up 0" in read_lines(proc.stdout, 4)
+    assert proc.poll() is None
+    proc.stdin.close()
+    log = finish(proc)
+    assert proc.returncode == 0
+    assert [line[:3] for line in log.splitlines()] == ["I! ", "E! "]
+
+
+def test_a_configuration_error_exits_2_with_one_error_line() -> None:
+    proc = start("--url", "http://127.0.0.1:8080/colibri/stats", "--interval", "often")
+    log = finish(proc)
+    assert proc.returncode == 2
+    assert len(log.splitlines()) == 1 and log.startswith("E! ") and "'often'" in log
+
+
+# --- snippets and docs -------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(SNIPPETS))
+def test_snippets_name_the_url_once_and_the_command_by_name(name: str) -> None:
+    text = SNIPPETS[name].read_text(encoding="utf-8")
+    assert text.count(PLACEHOLDER_URL) == 1  # the one thing users (and tests) change
+    assert '"jitsi-metrics' in text
+    settings = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert all(not line.startswith(" ") or line.startswith("  ") for line in settings)
+
+
+@pytest.mark.parametrize("name", sorted(SNIPPETS))
+def test_the_docs_show_each_snippet_verbatim(name: str) -> None:
+    docs = (REPO / "docs" / "telegraf.md").read_text(encoding="utf-8")
+    snippet = SNIPPETS[name].read_text(encoding="utf-8")
+    assert f"```toml\n{snippet}```" in docs, f"docs/telegraf.md does not show {SNIPPETS[name].name} as it is"
+
+
+def test_every_snippet_is_documented_and_shipped() -> None:
+    shipped = {p.name for p in (REPO / "telegraf").glob("*.conf")}
+    assert shipped == {p.name for p in SNIPPETS.values()}
