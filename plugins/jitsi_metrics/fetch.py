@@ -22,6 +22,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
+import urllib3
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from .config import BridgeOptions
 
@@ -123,8 +125,7 @@ class _Watchdog:
                         pass
 
 
-def _response_socket(response: requests.Response) -> Optional[socket.socket]:
-    raw = response.raw
+def _response_socket(raw: Any) -> Optional[socket.socket]:
     connection = getattr(raw, "_connection", None)
     sock = getattr(connection, "sock", None)
     if isinstance(sock, socket.socket):
@@ -144,10 +145,11 @@ def _snippet(body: bytes) -> str:
 class BridgeClient:
     """Polls one bridge over one kept-alive connection.
 
-    The request is prepared once, the environment (proxies, netrc) is not read on
-    every poll, and it goes straight to the session's transport adapter: Session.get
-    would rebuild the request and Session.send would run cookie and redirect handling
-    this endpoint never needs, which together cost more than the rest of a poll.
+    requests builds the request once (headers, auth) and owns the connection pool; each
+    poll then goes straight to that pool. Session.get would rebuild the request and read
+    the environment again, and Session.send / HTTPAdapter.send would run cookie,
+    redirect and response-wrapping code this endpoint never needs: together more than
+    half of a poll's cost (docs/performance.md).
     """
 
     def __init__(self, options: BridgeOptions, session_factory: Callable[[], requests.Session] = requests.Session) -> None:
@@ -159,9 +161,17 @@ class BridgeClient:
             headers["Authorization"] = f"Bearer {options.token}"
         auth = (options.username, options.password or "") if options.username else None
         request = requests.Request("GET", options.url, headers=headers, auth=auth)
-        self._prepared = self.session.prepare_request(request)
-        self._verify: Any = options.ca_file if options.ca_file else options.verify_tls
-        self._adapter = self.session.get_adapter(options.url)
+        prepared = self.session.prepare_request(request)
+        self._path = prepared.path_url
+        self._headers = dict(prepared.headers)
+        tls: Dict[str, Any] = {}
+        if prepared.url and prepared.url.startswith("https:"):
+            tls = {
+                "cert_reqs": "CERT_REQUIRED" if options.verify_tls else "CERT_NONE",
+                "ca_certs": options.ca_file or DEFAULT_CA_BUNDLE_PATH,
+            }
+        adapter = self.session.get_adapter(options.url)
+        self._pool = adapter.poolmanager.connection_from_url(prepared.url, pool_kwargs=tls)
         self._watchdog = _Watchdog()
 
     def _error(self, kind: Callable[..., FetchError], reason: str, *extra: Any) -> FetchError:
@@ -177,21 +187,23 @@ class BridgeClient:
         seconds = options.timeout if timeout is None else timeout
         deadline = time.monotonic() + seconds
         try:
-            response = self._adapter.send(
-                self._prepared, stream=True, timeout=(seconds, seconds), verify=self._verify,
+            response = self._pool.urlopen(
+                "GET", self._path, headers=self._headers, preload_content=False, retries=False,
+                redirect=False, timeout=urllib3.Timeout(connect=seconds, read=seconds),
             )
-        except requests.Timeout:
+        except urllib3.exceptions.NewConnectionError as exc:  # a TimeoutError subclass in urllib3
+            raise self._error(FetchConnectionError, f"cannot connect: {_root_cause(exc)}") from None
+        except urllib3.exceptions.TimeoutError:
             raise self._error(FetchTimeout, f"no answer within {seconds:g} s (timeout)") from None
-        except requests.RequestException as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._error(FetchConnectionError, f"cannot connect: {_root_cause(exc)}") from None
         try:
             body = self._read_body(response, deadline, seconds)
         except BaseException:
             response.close()  # also drops the connection, which may hold half a body
             raise
-        # Back to the pool, kept alive; Response.close() would close the socket.
-        response.raw.release_conn()
-        status = response.status_code
+        response.release_conn()  # back to the pool, kept alive
+        status = response.status
         if not 200 <= status < 300:
             hint = _STATUS_HINTS.get(status)
             reason = f"HTTP {status} {response.reason or ''}".rstrip() + f", body {_snippet(body)}"
@@ -207,7 +219,7 @@ class BridgeClient:
             raise self._error(FetchNotObject, f"HTTP {status} JSON is {type(payload).__name__}, expected an object")
         return payload
 
-    def _read_body(self, response: requests.Response, deadline: float, seconds: float) -> bytes:
+    def _read_body(self, response: Any, deadline: float, seconds: float) -> bytes:
         options = self.options
         length = response.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > options.max_bytes:
@@ -218,7 +230,7 @@ class BridgeClient:
         size = 0
         try:
             while True:
-                chunk = response.raw.read(CHUNK_BYTES, decode_content=True)
+                chunk = response.read(CHUNK_BYTES, decode_content=True)
                 if not chunk:
                     break
                 size += len(chunk)
