@@ -12,19 +12,9 @@ from typing import IO, Callable, Optional, Sequence
 
 from .bridge_args import add_bridge_arguments, bridges_from_args
 from .config import ConfigError, parse_listen
+from .render import FORMATS, render
 
 USAGE_ERROR = 2
-FORMATS = ("prometheus", "influx")
-
-
-def render(samples: list, fmt: str) -> str:
-    if fmt == "influx":
-        from .render.influx import render_influx
-
-        return render_influx(samples)
-    from .render.prometheus import render_prometheus
-
-    return render_prometheus(samples)
 
 
 def _examples(text: str) -> str:

@@ -7,7 +7,6 @@ and the fetch error, if any. What to do with them is the front end's business.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
 from .config import BridgeOptions
@@ -63,7 +62,12 @@ class Poller:
         self.clients = [BridgeClient(b) for b in self.bridges]
         self.labels = bridge_labels(self.bridges, named)
         self.legacy_names = legacy_names
-        self._executor = ThreadPoolExecutor(max_workers=len(self.bridges), thread_name_prefix="jitsi-poll") if len(self.bridges) > 1 else None
+        self._executor = None
+        if len(self.bridges) > 1:
+            # Imported here: a single bridge needs no threads, nor their memory.
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=len(self.bridges), thread_name_prefix="jitsi-poll")
 
     def poll(self) -> List[PollResult]:
         if self._executor is None:

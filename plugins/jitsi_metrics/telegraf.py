@@ -24,10 +24,7 @@ from .bridge_args import add_bridge_arguments, bridges_from_args
 from .config import ConfigError
 from .health import ERROR, INFO, WARNING, BridgeHealth
 from .poll import Poller, all_samples
-from .render.influx import render_influx
-from .render.prometheus import render_prometheus
-
-FORMATS = ("prometheus", "influx")
+from .render import FORMATS, render
 PREFIXES = {ERROR: "E! ", WARNING: "W! ", INFO: "I! "}
 CONFIG_ERROR = 2
 
@@ -74,11 +71,7 @@ def run(poller: Poller, stdin: IO[str], stdout: IO[str], stderr: IO[str], fmt: s
         for result in results:
             for level, line in healths[result.bridge].update(result):
                 log(stderr, level, line)
-        samples = all_samples(results)
-        if fmt == "influx":
-            stdout.write(render_influx(samples, int(stamp * 1e9)))
-        else:
-            stdout.write(render_prometheus(samples))
+        stdout.write(render(all_samples(results), fmt, int(stamp * 1e9)))
         # Telegraf reads a pipe: without the flush the batch sits in our buffer.
         stdout.flush()
 
