@@ -12,9 +12,9 @@ Errors::
 """
 from __future__ import annotations
 
-import heapq
 import itertools
 import json
+import math
 import re
 import socket
 import threading
@@ -76,28 +76,29 @@ class _Watchdog:
 
     requests' timeout applies to each socket read, so a bridge that trickles its body
     a byte at a time would never time out; shutting the socket down from this thread
-    makes the blocked read return at the deadline. Disarmed entries stay queued until
-    their deadline comes up, so arming wakes the thread only when it sleeps with
-    nothing queued: one wake-up per poll would cost more than the poll's mapping.
+    makes the blocked read return at the deadline. Waking the thread at every poll
+    would cost more than the poll's mapping, so while idle it sleeps for one timeout
+    span: a poll armed meanwhile has a later deadline than that wake-up and needs no
+    notification.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._heap: List[Tuple[float, int]] = []
-        self._armed: Dict[int, socket.socket] = {}
+        self._armed: Dict[int, Tuple[float, socket.socket]] = {}
         self._ids = itertools.count()
         self._thread: Optional[threading.Thread] = None
+        self._wake_at = math.inf
+        self._span = 1.0
 
     def arm(self, deadline: float, sock: socket.socket) -> int:
         token = next(self._ids)
         with self._cond:
-            self._armed[token] = sock
-            idle = not self._heap
-            heapq.heappush(self._heap, (deadline, token))
+            self._armed[token] = (deadline, sock)
+            self._span = max(deadline - time.monotonic(), 0.001)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="jitsi-fetch-watchdog", daemon=True)
                 self._thread.start()
-            elif idle or self._heap[0][1] == token:
+            elif deadline < self._wake_at:
                 self._cond.notify()
         return token
 
@@ -108,21 +109,17 @@ class _Watchdog:
     def _run(self) -> None:
         with self._cond:
             while True:
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                deadline, token = self._heap[0]
-                delay = deadline - time.monotonic()
-                if delay > 0:
-                    self._cond.wait(delay)
-                    continue
-                heapq.heappop(self._heap)
-                sock = self._armed.pop(token, None)
-                if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
+                now = time.monotonic()
+                for token, (deadline, sock) in list(self._armed.items()):
+                    if deadline <= now:
+                        del self._armed[token]
+                        try:
+                            sock.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                upcoming = [deadline for deadline, _ in self._armed.values()]
+                self._wake_at = min(upcoming) if upcoming else now + self._span
+                self._cond.wait(self._wake_at - now)
 
 
 def _response_socket(raw: Any) -> Optional[socket.socket]:
