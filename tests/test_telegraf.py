@@ -343,3 +343,13 @@ def test_the_docs_show_each_snippet_verbatim(name: str) -> None:
 def test_every_snippet_is_documented_and_shipped() -> None:
     shipped = {p.name for p in (REPO / "telegraf").glob("*.conf")}
     assert shipped == {p.name for p in SNIPPETS.values()}
+
+
+def test_usage_errors_are_one_telegraf_error_line(capsys):
+    from jitsi_metrics.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["telegraf", "--url", "http://127.0.0.1:8080/colibri/stats", "--format", "xml"])
+    assert exit.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("E! jitsi-metrics telegraf: argument --format")

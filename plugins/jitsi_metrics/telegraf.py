@@ -166,5 +166,13 @@ def add_command(add: Callable[..., argparse.ArgumentParser]) -> None:
                              "default: poll at each line Telegraf writes to stdin")
     parser.set_defaults(func=cmd_telegraf)
 
+    def usage_error(message: str) -> None:
+        # argparse would print a bare usage block, which Telegraf logs as several
+        # unprefixed error lines; one E! line says the same.
+        log(sys.stderr, ERROR, f"jitsi-metrics telegraf: {message}; exiting with status {CONFIG_ERROR}")
+        sys.exit(CONFIG_ERROR)
+
+    parser.error = usage_error  # type: ignore[method-assign]
+
 
 __all__: List[str] = ["add_command", "cmd_telegraf", "parse_duration", "run"]
