@@ -29,7 +29,7 @@ class BridgeHealth:
         if result.error is not None:
             failure = type(result.error).__name__
             if failure != self._failure:
-                lines.append((ERROR, f"{result.error}; retrying at every poll, reporting its recovery"))
+                lines.append((ERROR, f"{result.error}; retrying at each poll, reporting once when it recovers"))
             self._failure = failure
             return lines
         if self._failure is not None:
