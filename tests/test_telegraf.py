@@ -3,6 +3,7 @@ real console script in a subprocess for what only a process shows (signals, flus
 with PYTHONUNBUFFERED unset, exit codes)."""
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -11,7 +12,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
 from conftest import REPO, child_env, load_json, real_payload_files
@@ -124,15 +125,29 @@ def test_influx_batches_carry_one_timestamp_and_the_core_values(bridge_server) -
         assert strip(batch) == strip(expected)
 
 
-def test_nothing_is_polled_until_a_line_arrives_and_eof_ends_the_loop(bridge_server) -> None:
+@contextlib.contextmanager
+def loop_on_a_pipe(url: str, interval: Optional[float] = None) -> Iterator[Tuple[int, "FlushRecorder"]]:
+    """Runs the loop in a thread reading a real pipe; yields (write end, stdout) and,
+    on leaving, closes the pipe and checks the loop ended with 0."""
     read_fd, write_fd = os.pipe()
     stdin = os.fdopen(read_fd, "r")
     stdout, stderr = FlushRecorder(), io.StringIO()
-    poller = Poller([bridge_options(bridge_server.url)])
+    poller = Poller([bridge_options(url)])
     codes: List[int] = []
-    thread = threading.Thread(target=lambda: codes.append(run(poller, stdin, stdout, stderr)))
+    thread = threading.Thread(target=lambda: codes.append(run(poller, stdin, stdout, stderr, "prometheus", interval)))
     thread.start()
     try:
+        yield write_fd, stdout
+    finally:
+        os.close(write_fd)
+        thread.join(5)
+        poller.close()
+        stdin.close()
+    assert not thread.is_alive() and codes == [0]
+
+
+def test_nothing_is_polled_until_a_line_arrives_and_eof_ends_the_loop(bridge_server) -> None:
+    with loop_on_a_pipe(bridge_server.url) as (write_fd, stdout):
         time.sleep(0.3)
         assert bridge_server.requests == 0 and stdout.batches == []
         os.write(write_fd, b"\n")
@@ -140,31 +155,12 @@ def test_nothing_is_polled_until_a_line_arrives_and_eof_ends_the_loop(bridge_ser
         while not stdout.batches and time.monotonic() < deadline:
             time.sleep(0.01)
         assert len(stdout.batches) == 1 and "jitsi_up 1" in stdout.batches[0]
-    finally:
-        os.close(write_fd)
-        thread.join(5)
-        poller.close()
-        stdin.close()
-    assert not thread.is_alive() and codes == [0]
 
 
 def test_interval_mode_polls_on_its_own_clock_until_stdin_closes(bridge_server) -> None:
-    read_fd, write_fd = os.pipe()
-    stdin = os.fdopen(read_fd, "r")
-    stdout, stderr = FlushRecorder(), io.StringIO()
-    poller = Poller([bridge_options(bridge_server.url)])
-    codes: List[int] = []
-    thread = threading.Thread(target=lambda: codes.append(run(poller, stdin, stdout, stderr, "prometheus", 0.05)))
-    thread.start()
-    try:
+    with loop_on_a_pipe(bridge_server.url, interval=0.05) as (_, stdout):
         time.sleep(0.6)
         assert len(stdout.batches) >= 4  # about 12 due; 4 leaves room for a slow machine
-    finally:
-        os.close(write_fd)
-        thread.join(5)
-        poller.close()
-        stdin.close()
-    assert not thread.is_alive() and codes == [0]
     assert all(b.count("\njitsi_up 1\n") == 1 for b in stdout.batches)
 
 
