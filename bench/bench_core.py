@@ -31,7 +31,7 @@ from jitsi_metrics.render.prometheus import render_prometheus  # noqa: E402
 from jitsi_metrics.simulate import BridgeServer  # noqa: E402
 
 DEFAULT_PAYLOADS = [
-    REPO.parent / "shared" / "payloads" / "jvb2-2.3.168-stable9779-from-designet-zabbix-template.json",
+    REPO / "tests" / "payloads" / "real" / "jvb2-2.3.168-stable9779-from-designet-zabbix-template.json",
     REPO / "tests" / "fixtures" / "jvb2-2.3-shim.json",
 ]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_PAYLOAD = REPO.parent / "shared" / "payloads" / "jvb2-2.3.168-stable9779-from-designet-zabbix-template.json"
+SHARED_PAYLOAD = REPO / "tests" / "payloads" / "real" / "jvb2-2.3.168-stable9779-from-designet-zabbix-template.json"
 # Our own fixture with the same key set, where ../shared is not beside the checkout.
 DEFAULT_PAYLOAD = SHARED_PAYLOAD if SHARED_PAYLOAD.exists() else REPO / "tests" / "fixtures" / "jvb2-2.3-shim.json"
 

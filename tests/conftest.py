@@ -16,8 +16,10 @@ from typing import Dict, Iterator, List
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_PAYLOADS = REPO.parent / "shared" / "payloads"
-SEED_OUTPUT = REPO.parent / "shared" / "reference" / "seed-exporter-output"
+# Captured public payloads, copied into the repo with their source notes (tests/payloads/README.md).
+PAYLOADS = Path(__file__).resolve().parent / "payloads"
+SHARED_PAYLOADS = PAYLOADS / "real"
+SEED_OUTPUT = PAYLOADS / "seed-exporter-output"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TOOLS_DIR = Path(os.environ.get("JITSI_METRICS_TOOLS", Path.home() / ".cache" / "jitsi-meet-metrics" / "bin"))
@@ -60,7 +62,7 @@ def real_payload_files() -> List[Path]:
 
 @pytest.fixture
 def shared_payloads() -> List[Path]:
-    """The captured payloads in ../shared/payloads (read there, never copied into the repo)."""
+    """The captured real payloads in tests/payloads/real."""
     files = real_payload_files()
     if not files:
         missing(f"no real payloads in {SHARED_PAYLOADS}")

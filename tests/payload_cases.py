@@ -1,5 +1,5 @@
 """Payload cases shared by the core tests: our own fixtures of every JVB era, plus the
-captured payloads in ../shared/payloads when that folder exists."""
+captured payloads in tests/payloads/real when that folder exists."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -131,7 +131,7 @@ PAYLOADS = [p for p in real_payload_files() if isinstance(load_json(p), dict)]
 def payload_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Run]]:
     """All payloads at once: one simulated bridge and one collectd each, in parallel."""
     if not PAYLOADS:
-        missing("no real payloads in ../shared/payloads")
+        missing("no real payloads in tests/payloads/real")
     require_tool("collectd")
     servers = [BridgeServer(payload=p.read_bytes()).start() for p in PAYLOADS]
     runs: List[Collectd] = []
@@ -171,7 +171,7 @@ def test_bridge_down_then_back_one_warning_one_notice(tmp_path: Path) -> None:
     require_tool("collectd")
     source = max(PAYLOADS, key=lambda p: len(load_json(p)), default=None)
     if source is None:
-        missing("no real payloads in ../shared/payloads")
+        missing("no real payloads in tests/payloads/real")
     payload = load_json(source)
     # The trap seen on a real bridge: a held counter at 2**64-1, beyond collectd's derive.
     payload["total_bytes_sent"] = 2 ** 64 - 1

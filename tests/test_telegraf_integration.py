@@ -6,7 +6,7 @@ script (the snippets rely on the user's PATH; the test must not depend on this
 machine's PATH, and wants the console script of the Python running the tests).
 
 One Telegraf per snippet runs one copy of the snippet per source (the simulated bridge
-and every payload in ../shared/payloads), each followed by a ``[inputs.<plugin>.tags]``
+and every payload in tests/payloads/real), each followed by a ``[inputs.<plugin>.tags]``
 table the test appends, so the metrics of each copy can be told apart in the output.
 """
 from __future__ import annotations
@@ -139,7 +139,7 @@ def servers() -> Iterator[Dict[str, BridgeServer]]:
 def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer], tmp_path: Path) -> None:
     telegraf = require_tool("telegraf")
     if len(servers) == 1:
-        pytest.fail("no real payloads in ../shared/payloads")  # they ship beside the repo
+        pytest.fail("no real payloads in tests/payloads/real")  # they ship beside the repo
     fmt = FORMAT[snippet]
     expected = {name: telegraf_view(expected_samples(s.payload), fmt) for name, s in servers.items()}
     run = TelegrafRun(telegraf, tmp_path, snippet, servers)
