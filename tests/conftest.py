@@ -10,8 +10,9 @@ import json
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -26,6 +27,18 @@ TOOLS_DIR = Path(os.environ.get("JITSI_METRICS_TOOLS", Path.home() / ".cache" / 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+if TYPE_CHECKING:
+    from jitsi_metrics.exporter import Exporter
+    from jitsi_metrics.simulate import BridgeServer
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens", action="store_true", default=False,
+        help="rewrite the expected files of tests/cases/ from what the program prints today "
+             "(then review the diff by hand; see tests/cases/README.md)",
+    )
 
 
 def missing(reason: str) -> None:
@@ -74,13 +87,34 @@ def load_json(path: Path) -> Dict:
         return json.load(handle)  # type: ignore[no-any-return]
 
 
-@pytest.fixture
-def bridge_server() -> Iterator["object"]:
-    """A simulated bridge on 127.0.0.1; set ``.payload`` (bytes) or ``.fault`` to steer it."""
+@contextmanager
+def serving(payload: Optional[bytes] = None, **kwargs: Any) -> Iterator["BridgeServer"]:
+    """A simulated bridge on 127.0.0.1 for the ``with`` block: ``payload`` bytes served as they
+    are, or (None) the simulation; set ``.payload`` or ``.fault`` to steer it meanwhile."""
     from jitsi_metrics.simulate import BridgeServer
 
-    server = BridgeServer().start()
+    server = BridgeServer(payload=payload, **kwargs).start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def running_exporter(bridges: List[Any], poll_interval: float = 0.05, **kwargs: Any) -> Iterator["Exporter"]:
+    """An Exporter (jitsi_metrics.exporter) serving on 127.0.0.1 for the ``with`` block; a short
+    ``poll_interval`` makes stopping it quick."""
+    from jitsi_metrics.exporter import Exporter
+
+    exporter = Exporter(bridges, **kwargs).start(poll_interval)
+    try:
+        yield exporter
+    finally:
+        exporter.stop()
+
+
+@pytest.fixture
+def bridge_server() -> Iterator["BridgeServer"]:
+    """A simulated bridge on 127.0.0.1; set ``.payload`` (bytes) or ``.fault`` to steer it."""
+    with serving() as server:
+        yield server
