@@ -132,3 +132,26 @@ def actual_outputs(case: Path) -> Dict[str, str]:
 def write_expected(case: Path) -> None:
     for name, text in actual_outputs(case).items():
         (case / name).write_text(text, encoding="utf-8")
+
+
+def case_of(payload: Path) -> Path:
+    """The golden case folder whose payload.json is a copy of ``payload``."""
+    repo = CASES.parent.parent
+    wanted = f"copy-of: {payload.resolve().relative_to(repo).as_posix()}"
+    for name in case_names():
+        if (CASES / name / "source.txt").read_text(encoding="utf-8").split("\n", 1)[0] == wanted:
+            return CASES / name
+    raise LookupError(f"no golden case is a copy of {payload}")
+
+
+def expected_collectd_values(case: Path) -> Dict[Tuple[str, str, str], float]:
+    """(plugin instance, type, type instance) -> value, from the case's reviewed expected.collectd
+    (values only: the masked duration and the log lines are left out)."""
+    out: Dict[Tuple[str, str, str], float] = {}
+    for line in (case / "expected.collectd").read_text(encoding="utf-8").splitlines():
+        if line.startswith("log ") or line.endswith(" " + MASK):
+            continue
+        identifier, value = line.rsplit(" ", 1)
+        _, instance, kind, type_instance = identifier.split("/", 3)
+        out[(instance, kind, type_instance)] = float(value)
+    return out

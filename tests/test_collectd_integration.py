@@ -14,16 +14,15 @@ import math
 import re
 import signal
 import subprocess
-import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Dict, Iterator, List, NamedTuple, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Tuple
 
 import pytest
 
-from conftest import REPO, child_env, load_json, missing, real_payload_files, require_tool
-from jitsi_metrics.collectd_plugin import value_spec
-from jitsi_metrics.mapping import map_payload
-from jitsi_metrics.simulate import BridgeServer
+from conftest import REPO, child_env, load_json, missing, real_payload_files, require_tool, serving
+from golden import case_of, expected_collectd_values
+from waiting import wait_until
 
 SNIPPET = REPO / "collectd" / "jitsi.conf"
 DEFAULT_URL = "http://localhost:8080/colibri/stats"
@@ -95,24 +94,24 @@ class Collectd:
         return Run(values, self.log())
 
 
-def wait_for(condition, what: str, runs: List[Collectd], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
+def wait_for(condition: Callable[[], bool], what: str, runs: List[Collectd], timeout: float = 15.0) -> None:
+    def done() -> bool:
         for run in runs:
             if run.process.poll() is not None:
                 pytest.fail(f"collectd exited early ({run.process.returncode}): {run.log()[-2000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}: {runs[0].log()[-2000:]}")
-        time.sleep(0.05)
+        return condition()
+
+    try:
+        wait_until(done, timeout, interval=0.05, what=what)
+    except AssertionError as exc:
+        pytest.fail(f"{exc}: {runs[0].log()[-2000:]}")
 
 
-def expected_values(payload: Dict) -> Dict[str, Tuple[str, float]]:  # type: ignore[type-arg]
-    """identifier -> (type, value) from the core mapping of the payload."""
-    out = {}
-    for sample in map_payload(payload).samples:
-        kind, instance, value = value_spec(sample)
-        out[f"{HOST}/jitsi-meet1/{kind}-{instance}"] = (kind, value)
-    return out
+def expected_values(payload: Path) -> Dict[str, Tuple[str, float]]:
+    """identifier -> (type, value), from the payload's golden case (tests/cases/*/expected.collectd),
+    which was reviewed by hand against the payload."""
+    return {f"{HOST}/jitsi-{instance}/{kind}-{type_instance}": (kind, value)
+            for (instance, kind, type_instance), value in expected_collectd_values(case_of(payload)).items()}
 
 
 def same(kind: str, printed: str, expected: float) -> bool:
@@ -133,21 +132,20 @@ def payload_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str,
     if not PAYLOADS:
         missing("no real payloads in tests/payloads/real")
     require_tool("collectd")
-    servers = [BridgeServer(payload=p.read_bytes()).start() for p in PAYLOADS]
     runs: List[Collectd] = []
-    try:
-        for path, server in zip(PAYLOADS, servers):
-            runs.append(Collectd(tmp_path_factory.mktemp(path.stem[:40]), server.url))
-        # Two requests each: the first read has dispatched all its values.
-        wait_for(lambda: all(s.requests >= 2 for s in servers), "two reads of every bridge", runs)
-        yield {path.name: run.stop() for path, run in zip(PAYLOADS, runs)}
-    finally:
-        for run in runs:
-            if run.process.poll() is None:
-                run.process.kill()
-                run.process.wait()
-        for server in servers:
-            server.stop()
+    with ExitStack() as stack:
+        servers = [stack.enter_context(serving(p.read_bytes())) for p in PAYLOADS]
+        try:
+            for path, server in zip(PAYLOADS, servers):
+                runs.append(Collectd(tmp_path_factory.mktemp(path.stem[:40]), server.url))
+            # Two requests each: the first read has dispatched all its values.
+            wait_for(lambda: all(s.requests >= 2 for s in servers), "two reads of every bridge", runs)
+            yield {path.name: run.stop() for path, run in zip(PAYLOADS, runs)}
+        finally:
+            for run in runs:
+                if run.process.poll() is None:
+                    run.process.kill()
+                    run.process.wait()
 
 
 @pytest.mark.parametrize("name", [p.name for p in PAYLOADS])
@@ -155,9 +153,10 @@ def test_real_payload_every_value_through_real_collectd(payload_runs: Dict[str, 
     run = payload_runs[name]
     for sign in FAILURE_SIGNS:
         assert sign not in run.log, run.log
-    expected = expected_values(load_json(next(p for p in PAYLOADS if p.name == name)))
+    expected = expected_values(next(p for p in PAYLOADS if p.name == name))
     values = dict(run.values)
     up = values.pop(f"{HOST}/jitsi-meet1/gauge-up")
+    assert expected.pop(f"{HOST}/jitsi-meet1/gauge-up") == ("gauge", 1.0)
     assert up and all(float(v) == 1.0 for v in up)
     durations = values.pop(f"{HOST}/jitsi-meet1/duration-poll")
     assert durations and all(0 <= float(v) < 5 for v in durations)
@@ -175,20 +174,19 @@ def test_bridge_down_then_back_one_warning_one_notice(tmp_path: Path) -> None:
     payload = load_json(source)
     # The trap seen on a real bridge: a held counter at 2**64-1, beyond collectd's derive.
     payload["total_bytes_sent"] = 2 ** 64 - 1
-    server = BridgeServer(payload=json.dumps(payload).encode()).start()
-    server.fault = "html-500"
-    run = Collectd(tmp_path, server.url)
-    try:
-        wait_for(lambda: server.requests >= 3, "three failed reads", [run])
-        server.fault = None
-        seen = server.requests
-        wait_for(lambda: server.requests >= seen + 2, "two good reads", [run])
-        result = run.stop()
-    finally:
-        if run.process.poll() is None:
-            run.process.kill()
-            run.process.wait()
-        server.stop()
+    with serving(json.dumps(payload).encode()) as server:
+        server.fault = "html-500"
+        run = Collectd(tmp_path, server.url)
+        try:
+            wait_for(lambda: server.requests >= 3, "three failed reads", [run])
+            server.fault = None
+            seen = server.requests
+            wait_for(lambda: server.requests >= seen + 2, "two good reads", [run])
+            result = run.stop()
+        finally:
+            if run.process.poll() is None:
+                run.process.kill()
+                run.process.wait()
     lines = [line for line in result.log.splitlines() if line.startswith("jitsi plugin: ")]
     assert len(lines) == 3, result.log
     assert 'Bridge "meet1"' in lines[0] and "HTTP 500" in lines[0]
@@ -206,18 +204,17 @@ def test_bridge_down_then_back_one_warning_one_notice(tmp_path: Path) -> None:
 def test_two_bridges_one_refusing_inside_collectd(tmp_path: Path) -> None:
     """Several bridges are polled from threads inside collectd's embedded Python."""
     require_tool("collectd")
-    gone = BridgeServer().start()
-    gone.stop()  # nothing listens on its port any more
-    server = BridgeServer().start()  # the simulated bridge, changing from read to read
-    run = Collectd(tmp_path, server.url, f'    <Bridge "meet2">\n      URL "{gone.url}"\n      Timeout 0.5\n    </Bridge>\n')
-    try:
-        wait_for(lambda: server.requests >= 3, "three reads", [run])
-        result = run.stop()
-    finally:
-        if run.process.poll() is None:
-            run.process.kill()
-            run.process.wait()
-        server.stop()
+    with serving() as gone:
+        pass  # nothing listens on its port any more
+    with serving() as server:  # the simulated bridge, changing from read to read
+        run = Collectd(tmp_path, server.url, f'    <Bridge "meet2">\n      URL "{gone.url}"\n      Timeout 0.5\n    </Bridge>\n')
+        try:
+            wait_for(lambda: server.requests >= 3, "three reads", [run])
+            result = run.stop()
+        finally:
+            if run.process.poll() is None:
+                run.process.kill()
+                run.process.wait()
     for sign in FAILURE_SIGNS:
         assert sign not in result.log, result.log
     lines = [line for line in result.log.splitlines() if line.startswith("jitsi plugin: ")]
