@@ -54,6 +54,17 @@ def _mask(pattern: "re.Pattern[str]", text: str) -> str:
                        text)
 
 
+def mask_duration(text: str, fmt: str) -> str:
+    """The masking of the expected files, for output of ``fmt`` ("prometheus", "influx", "collectd")."""
+    pattern = {"prometheus": _PROM_DURATION, "influx": _INFLUX_DURATION, "collectd": _COLLECTD_DURATION}[fmt]
+    return _mask(pattern, text)
+
+
+def expected_text(case: str, fmt: str) -> str:
+    """The reviewed expected output of golden case ``case`` for ``fmt`` ("prometheus" or "influx")."""
+    return (CASES / case / ("expected.prom" if fmt == "prometheus" else "expected.influx")).read_text(encoding="utf-8")
+
+
 def mask_address(text: str, address: Tuple[str, int]) -> str:
     return text.replace(f"{address[0]}:{address[1]}", PORT_MASK)
 

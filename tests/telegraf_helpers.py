@@ -1,23 +1,21 @@
 """Helpers shared by test_telegraf.py and test_telegraf_integration.py.
 
-What Telegraf should write for a payload is derived from the core's own mapping of
-that payload, never written down by hand.
+What Telegraf should write for a payload comes from the payload's golden case
+(tests/cases/<case>/expected.prom or expected.influx, reviewed by hand against the
+payload), never from the core's own mapping.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
 
+import textformat
 from conftest import REPO
-
-from jitsi_metrics.mapping import map_payload, meta_samples
-from jitsi_metrics.render.influx import FIELD_PREFIX, MEASUREMENT
-from jitsi_metrics.samples import Sample
+from golden import MASK, expected_text
 
 SNIPPET_DIR = REPO / "telegraf"
 SNIPPETS = {
@@ -28,6 +26,7 @@ SNIPPETS = {
 PLACEHOLDER_URL = "http://127.0.0.1:8080/colibri/stats"
 COMMAND = "jitsi-metrics"
 DURATION = "jitsi_scrape_duration_seconds"
+FIELD_PREFIX = "jitsi_"  # what our line protocol strips from a metric name to name its field
 
 
 def console_script() -> str:
@@ -43,11 +42,6 @@ def console_script() -> str:
     found = shutil.which(COMMAND)
     assert found, "jitsi-metrics is not installed; run pip install -e '.[test]'"
     return found
-
-
-def expected_samples(payload: bytes, labels: Tuple[Tuple[str, str], ...] = ()) -> List[Sample]:
-    """What one successful poll of a bridge serving ``payload`` yields, per the core."""
-    return meta_samples(True, 0.0, labels) + map_payload(json.loads(payload), labels).samples
 
 
 class Point(NamedTuple):
@@ -110,26 +104,24 @@ def parse_line_protocol(text: str) -> List[Point]:
 Key = Tuple[str, FrozenSet[Tuple[str, str]], str]
 
 
-def telegraf_view(samples: Iterable[Sample], data_format: str) -> Dict[Key, float]:
-    """The (measurement, tags, field) -> value Telegraf should hold for these samples.
+def telegraf_view(case: str, data_format: str) -> Dict[Key, float]:
+    """The (measurement, tags, field) -> value Telegraf should hold for golden case ``case``.
 
-    prometheus (metric version 2): measurement "prometheus", field = metric name,
-    labels as tags minus empty values, NaN dropped. influx: measurement "jitsi", field =
-    metric name without "jitsi_", NaN and infinities dropped (line protocol has none).
+    prometheus (metric version 2): measurement "prometheus", field = metric name, labels
+    as tags, NaN dropped; from expected.prom. influx: the points of expected.influx as
+    they are (measurement "jitsi", NaN and infinities already left out). The masked
+    duration reads as 0; is_duration() keys are checked for presence only.
     """
+    text = expected_text(case, data_format)
     view: Dict[Key, float] = {}
-    for sample in samples:
-        value = float(sample.value)
-        tags = frozenset((k, v) for k, v in sample.labels if v != "")
-        if data_format == "prometheus":
-            if math.isnan(value):
-                continue
-            view[("prometheus", tags, sample.name)] = value
-        else:
-            if not math.isfinite(value):
-                continue
-            field = sample.name[len(FIELD_PREFIX):] if sample.name.startswith(FIELD_PREFIX) else sample.name
-            view[(MEASUREMENT, tags, field)] = value
+    if data_format == "prometheus":
+        for family in textformat.parse(text.replace(f" {MASK}\n", " 0\n")).values():
+            for sample in family.samples:
+                if not math.isnan(sample.value):
+                    view[("prometheus", frozenset(sample.labels), sample.name)] = sample.value
+        return view
+    for point in parse_line_protocol(text.replace(f"={MASK}", "=0")):
+        view[(point.measurement, point.tags, point.field)] = point.value
     return view
 
 
@@ -139,7 +131,7 @@ def is_duration(key: Key) -> bool:
 
 def missing_or_wrong(expected: Dict[Key, float], points: Iterable[Point], drop_tag: str = "") -> List[str]:
     """Expected fields that no point carries with the expected value (duration: any value)."""
-    seen: Dict[Key, set] = {}
+    seen: Dict[Key, Set[float]] = {}
     for p in points:
         tags = frozenset(t for t in p.tags if t[0] != drop_tag) if drop_tag else p.tags
         seen.setdefault((p.measurement, tags, p.field), set()).add(p.value)

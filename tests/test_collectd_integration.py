@@ -207,7 +207,8 @@ def test_two_bridges_one_refusing_inside_collectd(tmp_path: Path) -> None:
     with serving() as gone:
         pass  # nothing listens on its port any more
     with serving() as server:  # the simulated bridge, changing from read to read
-        run = Collectd(tmp_path, server.url, f'    <Bridge "meet2">\n      URL "{gone.url}"\n      Timeout 0.5\n    </Bridge>\n')
+        meet2 = f'    <Bridge "meet2">\n      URL "{gone.url}"\n      Timeout 0.5\n    </Bridge>\n'
+        run = Collectd(tmp_path, server.url, meet2)
         try:
             wait_for(lambda: server.requests >= 3, "three reads", [run])
             result = run.stop()

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, child_env, serving
 from golden import CASES, EXPECTED_FILES, case_names, mask_address, run_collectd, run_once
 from telegraf_helpers import console_script

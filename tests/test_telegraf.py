@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import select
 import signal
@@ -17,17 +16,18 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 import pytest
 from conftest import REPO, child_env, load_json, real_payload_files
 from prometheus_client.parser import text_string_to_metric_families
-from telegraf_helpers import PLACEHOLDER_URL, SNIPPETS, console_script, expected_samples, parse_line_protocol
+from golden import CASES, expected_text, mask_duration
+from telegraf_helpers import PLACEHOLDER_URL, SNIPPETS, console_script, parse_line_protocol
+from waiting import wait_until
 
 from jitsi_metrics.cli import main
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.poll import Poller
-from jitsi_metrics.render.influx import render_influx
-from jitsi_metrics.render.prometheus import render_prometheus
-from jitsi_metrics.simulate import SimulatedBridge
 from jitsi_metrics.telegraf import parse_duration, run
 
-SNAPSHOT = json.dumps(SimulatedBridge(seed=7).stats(1_700_000_000.0)).encode()
+# A full payload whose reviewed outputs are in tests/cases/ (golden case folders).
+SNAPSHOT_CASE = "era-jvb2-head"
+SNAPSHOT = (CASES / SNAPSHOT_CASE / "payload.json").read_bytes()
 
 
 class FlushRecorder(io.StringIO):
@@ -75,10 +75,6 @@ def run_loop(url: str, stdin: object, fmt: str = "prometheus", interval: Optiona
     return code, stdout, stderr.getvalue().splitlines()
 
 
-def without_duration(text: str) -> List[str]:
-    return [line for line in text.splitlines() if not line.startswith("jitsi_scrape_duration_seconds ")]
-
-
 # --- durations ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, seconds", [
@@ -97,32 +93,32 @@ def test_interval_rejects_what_telegraf_would_not_accept(text: str) -> None:
 
 # --- one batch per line ------------------------------------------------------------
 
-def test_each_line_polls_once_and_flushes_one_batch_that_matches_the_core(bridge_server) -> None:
+def test_each_line_polls_once_and_flushes_one_batch_that_matches_the_golden_case(bridge_server) -> None:
     bridge_server.payload = SNAPSHOT
     code, stdout, log = run_loop(bridge_server.url, io.StringIO("\n\n\n"))
     assert code == 0
     assert bridge_server.requests == 3
     assert len(stdout.batches) == 3 and stdout.unflushed == ""
-    expected = without_duration(render_prometheus(expected_samples(SNAPSHOT)))
     for batch in stdout.batches:
-        assert without_duration(batch) == expected
+        assert mask_duration(batch, "prometheus") == expected_text(SNAPSHOT_CASE, "prometheus")
         families = {f.name: f for f in text_string_to_metric_families(batch)}
         assert families["jitsi_up"].samples[0].value == 1
     assert log == []  # a healthy bridge is not worth a log line
 
 
-def test_influx_batches_carry_one_timestamp_and_the_core_values(bridge_server) -> None:
+def test_influx_batches_carry_one_timestamp_and_the_golden_values(bridge_server) -> None:
     bridge_server.payload = SNAPSHOT
     code, stdout, _ = run_loop(bridge_server.url, io.StringIO("\n\n"), fmt="influx", name="meet1")
     assert code == 0 and len(stdout.batches) == 2
     for batch in stdout.batches:
         stamps = {p.timestamp for p in parse_line_protocol(batch)}
         assert len(stamps) == 1 and None not in stamps
-        expected = render_influx(expected_samples(SNAPSHOT, (("bridge", "meet1"),)), stamps.pop())
-        strip = lambda text: [  # noqa: E731  the duration field's value differs per poll
-            ",".join(f for f in line.split(",") if not f.startswith("scrape_duration_seconds=")) for line in text.splitlines()
-        ]
-        assert strip(batch) == strip(expected)
+        # The golden case is one unnamed bridge without a timestamp: add the bridge tag (the
+        # first tag in sorted order) and the batch's timestamp to each of its lines.
+        stamp = stamps.pop()
+        expected = "".join(f"jitsi,bridge=meet1{line[len('jitsi'):]} {stamp}\n"
+                           for line in expected_text(SNAPSHOT_CASE, "influx").splitlines())
+        assert mask_duration(batch, "influx") == expected
 
 
 @contextlib.contextmanager
@@ -148,19 +144,17 @@ def loop_on_a_pipe(url: str, interval: Optional[float] = None) -> Iterator[Tuple
 
 def test_nothing_is_polled_until_a_line_arrives_and_eof_ends_the_loop(bridge_server) -> None:
     with loop_on_a_pipe(bridge_server.url) as (write_fd, stdout):
-        time.sleep(0.3)
+        time.sleep(0.3)  # a negative check: nothing may happen in this while, so there is nothing to wait for
         assert bridge_server.requests == 0 and stdout.batches == []
         os.write(write_fd, b"\n")
-        deadline = time.monotonic() + 5
-        while not stdout.batches and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: stdout.batches, 5, what="the batch of the line written")
         assert len(stdout.batches) == 1 and "jitsi_up 1" in stdout.batches[0]
 
 
 def test_interval_mode_polls_on_its_own_clock_until_stdin_closes(bridge_server) -> None:
     with loop_on_a_pipe(bridge_server.url, interval=0.05) as (_, stdout):
-        time.sleep(0.6)
-        assert len(stdout.batches) >= 4  # about 12 due; 4 leaves room for a slow machine
+        # No line is ever written: the batches come from the loop's own clock.
+        wait_until(lambda: len(stdout.batches) >= 4, 10, what="four batches at a 0.05 s interval")
     assert all(b.count("\njitsi_up 1\n") == 1 for b in stdout.batches)
 
 
@@ -261,12 +255,12 @@ def finish(proc: subprocess.Popen, timeout: float = 5.0) -> str:
     return log
 
 
-@pytest.mark.parametrize("payload", [b'{"conferences": 3, "participants": 5}', SNAPSHOT], ids=["small", "full"])
-def test_the_console_script_flushes_each_batch_without_pythonunbuffered(bridge_server, payload: bytes) -> None:
+@pytest.mark.parametrize("case", ["drift-counter-edge-values", SNAPSHOT_CASE], ids=["small", "full"])
+def test_the_console_script_flushes_each_batch_without_pythonunbuffered(bridge_server, case: str) -> None:
     # The small batch is the one that proves the flush: a single write larger than
     # the 8 KiB stdout buffer goes straight through even without one.
-    bridge_server.payload = payload
-    expected = render_prometheus(expected_samples(payload))
+    bridge_server.payload = (CASES / case / "payload.json").read_bytes()
+    expected = expected_text(case, "prometheus")
     size = expected.count("\n")
     proc = start("--url", bridge_server.url)
     for _ in range(2):
@@ -274,7 +268,7 @@ def test_the_console_script_flushes_each_batch_without_pythonunbuffered(bridge_s
         proc.stdin.flush()
         lines = read_lines(proc.stdout, size)
         assert len(lines) == size, "the batch did not arrive whole: is stdout flushed?"
-        assert without_duration("\n".join(lines)) == without_duration(expected)
+        assert mask_duration("\n".join(lines) + "\n", "prometheus") == expected
     proc.stdin.close()  # how Telegraf stops an execd plugin
     log = finish(proc)
     assert proc.returncode == 0 and "Traceback" not in log

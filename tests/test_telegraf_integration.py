@@ -17,22 +17,31 @@ import re
 import signal
 import subprocess
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
-from conftest import child_env, real_payload_files, require_tool
-from telegraf_helpers import (
-    PLACEHOLDER_URL, SNIPPETS, Point, console_script, expected_samples, missing_or_wrong,
-    parse_line_protocol, telegraf_view,
-)
 
-from jitsi_metrics.simulate import BridgeServer, SimulatedBridge
+from conftest import child_env, real_payload_files, require_tool, serving
+from golden import CASES, case_of
+from jitsi_metrics.simulate import BridgeServer
+from telegraf_helpers import (
+    PLACEHOLDER_URL,
+    SNIPPETS,
+    Point,
+    console_script,
+    missing_or_wrong,
+    parse_line_protocol,
+    telegraf_view,
+)
+from waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 SOURCE_TAG = "jitsi_test_source"
-SIMULATED = "simulated"
+SIMULATED = "simulated"  # the source that goes down and comes back
+SIMULATED_CASE = "era-jvb2-head"
 PLUGIN = {"execd-prometheus": "execd", "execd-influx": "execd", "exec-once": "exec"}
 FORMAT = {"execd-prometheus": "prometheus", "execd-influx": "influx", "exec-once": "prometheus"}
 # exec starts a Python process per source and interval; 3 s keeps 9 of them well within 2 cores.
@@ -43,9 +52,9 @@ OWN_STARTUP = re.compile(r" W! (Strict environment variable handling|\[agent\] )
 SHUTDOWN_NOISE = "read |0: file already closed"
 
 
-def sources() -> List[Tuple[str, bytes]]:
-    simulated = json.dumps(SimulatedBridge(seed=11).stats(1_760_000_000.0)).encode()
-    return [(SIMULATED, simulated)] + [(p.stem, p.read_bytes()) for p in real_payload_files()]
+def sources() -> List[Tuple[str, str]]:
+    """(source name, golden case): the era fixture that fails and recovers, and every real payload."""
+    return [(SIMULATED, SIMULATED_CASE)] + [(p.stem, case_of(p).name) for p in real_payload_files()]
 
 
 class TelegrafRun:
@@ -86,13 +95,18 @@ class TelegrafRun:
         return self.logfile.read_text(encoding="utf-8") if self.logfile.exists() else ""
 
     def wait_for(self, what: str, check: Callable[[], List[str]], timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
         problems = check()
-        while problems and time.monotonic() < deadline:
+
+        def settled() -> bool:
+            nonlocal problems
             assert self.proc.poll() is None, f"Telegraf exited early:\n{self.log()}"
-            time.sleep(0.25)
             problems = check()
-        assert not problems, f"{what}: " + "; ".join(problems[:10]) + f"\nTelegraf log:\n{self.log()}"
+            return not problems
+
+        try:
+            wait_until(settled, timeout, interval=0.25, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: " + "; ".join(problems[:10]) + f"\nTelegraf log:\n{self.log()}") from None
 
     def children(self) -> List[int]:
         found = []
@@ -127,12 +141,9 @@ def by_source(points: List[Point], name: str) -> List[Point]:
 
 @pytest.fixture
 def servers() -> Iterator[Dict[str, BridgeServer]]:
-    started = {name: BridgeServer(payload=body).start() for name, body in sources()}
-    try:
-        yield started
-    finally:
-        for server in started.values():
-            server.stop()
+    with ExitStack() as stack:
+        yield {name: stack.enter_context(serving((CASES / case / "payload.json").read_bytes()))
+               for name, case in sources()}
 
 
 @pytest.mark.parametrize("snippet", sorted(SNIPPETS))
@@ -141,7 +152,7 @@ def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer]
     if len(servers) == 1:
         pytest.fail("no real payloads in tests/payloads/real")  # they ship beside the repo
     fmt = FORMAT[snippet]
-    expected = {name: telegraf_view(expected_samples(s.payload), fmt) for name, s in servers.items()}
+    expected = {name: telegraf_view(case, fmt) for name, case in sources()}
     run = TelegrafRun(telegraf, tmp_path, snippet, servers)
     try:
         # 1. Every metric and value of every source arrives, and nothing else.
@@ -180,10 +191,9 @@ def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer]
         sent = time.monotonic()
         run.proc.send_signal(signal.SIGTERM)
         run.proc.wait(15)
-        while any(alive(pid) for pid in children) and time.monotonic() - sent < 15:
-            time.sleep(0.05)
+        wait_until(lambda: not any(alive(pid) for pid in children), 15, interval=0.05,
+                   what="the plugin processes to end")
         stopped_after = time.monotonic() - sent
-        assert not any(alive(pid) for pid in children)
         assert stopped_after < 5, f"plugin processes took {stopped_after:.1f} s to stop"
         assert run.proc.returncode == 0
     finally:
