@@ -11,26 +11,37 @@ import json
 import re
 import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
-from conftest import REPO, SHARED_PAYLOADS, child_env, load_json, missing, require_tool
 
-from jitsi_metrics.catalogue import BY_KEY, NUMBER
+import textformat
+from conftest import REPO, child_env, require_tool, running_exporter, serving
+from golden import CASES, MASK
 from jitsi_metrics.config import bridge_options
-from jitsi_metrics.exporter import Exporter
-from jitsi_metrics.simulate import BridgeServer
+from waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 DOC = REPO / "docs" / "prometheus.md"
 DOC_ADDRESS = "localhost:9888"
-MEET1_PAYLOAD = SHARED_PAYLOADS / "jvb2-2.3.168-stable9779-from-designet-zabbix-template.json"
+MEET1_CASE = CASES / "real-jvb2-2.3.168-stable9779-from-designet-zabbix-template"
 MEET2_PAYLOAD = {"conferences": 2, "endpoints": 9, "total_participants": 31, "healthy": True, "stress_level": 0.25}
+# What the bridges' unlabelled samples must read in Prometheus: meet1's from its golden case
+# (tests/cases/, reviewed by hand against the payload), meet2's written from its payload above.
+MEET2_EXPECTED = {"jitsi_conferences": 2.0, "jitsi_endpoints": 9.0, "jitsi_total_participants": 31.0,
+                  "jitsi_healthy": 1.0, "jitsi_stress_level": 0.25}
+
+
+def golden_values(case: Path) -> Dict[str, float]:
+    """Unlabelled samples of the case's expected.prom (the poll's own two left out)."""
+    text = (case / "expected.prom").read_text(encoding="utf-8").replace(f" {MASK}\n", " 0\n")
+    return {s.name: s.value for f in textformat.parse(text).values() for s in f.samples
+            if not s.labels and s.name not in ("jitsi_up", "jitsi_scrape_duration_seconds")}
 
 
 def doc_scrape_config(name: str) -> str:
@@ -54,13 +65,20 @@ def get_json(url: str) -> Dict:
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[str, Dict]]:
     binary = require_tool("prometheus")
-    if not MEET1_PAYLOAD.is_file():
-        missing(f"payload {MEET1_PAYLOAD} is not there")
-    meet1 = BridgeServer(payload=MEET1_PAYLOAD.read_bytes()).start()
-    meet2 = BridgeServer(payload=json.dumps(MEET2_PAYLOAD).encode()).start()
-    exporter = Exporter([bridge_options(meet1.url, name="meet1"), bridge_options(meet2.url, name="meet2")],
-                        named=True, log=io.StringIO()).start(0.05)
-    address = "{}:{}".format(*exporter.address)
+    with _prometheus(binary, tmp_path_factory) as running:
+        yield running
+
+
+@contextmanager
+def _prometheus(binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[str, Dict]]:
+    with serving((MEET1_CASE / "payload.json").read_bytes()) as meet1, \
+            serving(json.dumps(MEET2_PAYLOAD).encode()) as meet2, \
+            running_exporter([bridge_options(meet1.url, name="meet1"), bridge_options(meet2.url, name="meet2")],
+                             named=True, log=io.StringIO()) as exporter:
+        yield from _run_prometheus(binary, tmp_path_factory, "{}:{}".format(*exporter.address))
+
+
+def _run_prometheus(binary: str, tmp_path_factory: pytest.TempPathFactory, address: str) -> Iterator[Tuple[str, Dict]]:
     tmp = tmp_path_factory.mktemp("prometheus")
     config = tmp / "prometheus.yml"
     config.write_text(
@@ -77,53 +95,48 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[str, 
         stdout=log, stderr=subprocess.STDOUT, env=child_env(),
     )
     api = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"prometheus exited {proc.returncode}: {(tmp / 'prometheus.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(api + "/-/ready", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"prometheus exited {proc.returncode}: {(tmp / 'prometheus.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(api + "/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("prometheus did not become ready within 30 s")
-            time.sleep(0.2)
-        yield api, {"meet1": load_json(MEET1_PAYLOAD), "meet2": MEET2_PAYLOAD}
+        wait_until(ready, 30, interval=0.2, what="prometheus to become ready")
+        yield api, {"meet1": golden_values(MEET1_CASE), "meet2": MEET2_EXPECTED}
     finally:
         proc.terminate()
         proc.wait(10)
         log.close()
-        exporter.stop()
-        meet1.stop()
-        meet2.stop()
 
 
 def query(api: str, promql: str, want: int, timeout: float = 20) -> List[Dict]:
-    """Instant-query results, waiting until there are at least ``want``."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Instant-query results, waiting until there are at least ``want`` (then as many as there are)."""
+    results: List[Dict] = []
+
+    def enough() -> bool:
+        nonlocal results
         answer = get_json(api + "/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
         assert answer["status"] == "success", answer
         results = answer["data"]["result"]
-        if len(results) >= want or time.monotonic() > deadline:
-            return results  # type: ignore[no-any-return]
-        time.sleep(0.5)
+        return len(results) >= want
 
-
-def numeric_keys(payload: Dict) -> Dict[str, float]:
-    return {BY_KEY[k].name: float(v) for k, v in payload.items()
-            if k in BY_KEY and BY_KEY[k].kind == NUMBER and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    try:
+        wait_until(enough, timeout, interval=0.5, what=f"{want} results of {promql}")
+    except AssertionError:
+        pass  # the caller's assertions say what is missing
+    return results
 
 
 def test_single_job_scrapes_every_bridge_with_a_bridge_label(prometheus: Tuple[str, Dict]) -> None:
     api, payloads = prometheus
     up = query(api, 'up{job="jitsi"}', 1)
     assert [r["value"][1] for r in up] == ["1"]
-    for bridge, payload in payloads.items():
-        expected = numeric_keys(payload)
+    for bridge, expected in payloads.items():
         assert len(expected) >= 3
         results = query(api, f'{{job="jitsi",bridge="{bridge}",__name__=~"jitsi_.+"}}', len(expected))
         got = {r["metric"]["__name__"]: float(r["value"][1]) for r in results}
@@ -136,8 +149,7 @@ def test_probe_job_gives_one_target_per_bridge(prometheus: Tuple[str, Dict]) -> 
     api, payloads = prometheus
     up = query(api, 'up{job="jitsi-probe"}', 2)
     assert sorted((r["metric"]["instance"], r["value"][1]) for r in up) == [("meet1", "1"), ("meet2", "1")]
-    for bridge, payload in payloads.items():
-        expected = numeric_keys(payload)
+    for bridge, expected in payloads.items():
         results = query(api, f'{{job="jitsi-probe",instance="{bridge}",__name__=~"jitsi_.+"}}', len(expected))
         got = {r["metric"]["__name__"]: float(r["value"][1]) for r in results}
         assert all("bridge" not in r["metric"] for r in results)
