@@ -1,17 +1,34 @@
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import subprocess
 import sys
 
 import jitsi_metrics
-
 from conftest import REPO, child_env, missing
 
 
-def test_public_names_exist():
-    for name in jitsi_metrics.__all__:
-        assert hasattr(jitsi_metrics, name), name
+def test_public_names_are_the_documented_ones_and_work_together():
+    assert sorted(jitsi_metrics.__all__) == [
+        "Mapped", "Problem", "Sample", "__version__", "map_payload", "meta_samples", "render_influx",
+        "render_prometheus",
+    ]
+    assert jitsi_metrics.__version__ == importlib.metadata.version("jitsi-meet-metrics")
+    # The package's front door alone is enough to go from a payload to both outputs.
+    mapped = jitsi_metrics.map_payload({"conferences": 3, "healthy": True, "conference_sizes": "[]"})
+    assert isinstance(mapped, jitsi_metrics.Mapped)
+    assert all(isinstance(s, jitsi_metrics.Sample) for s in mapped.samples)
+    (problem,) = mapped.problems
+    assert isinstance(problem, jitsi_metrics.Problem) and problem.key == "conference_sizes"
+    samples = jitsi_metrics.meta_samples(True, 0.5) + mapped.samples
+    text = jitsi_metrics.render_prometheus(samples)
+    assert [line for line in text.splitlines() if not line.startswith("#")] == [
+        "jitsi_up 1", "jitsi_scrape_duration_seconds 0.5", "jitsi_conferences 3", "jitsi_healthy 1",
+    ]
+    assert jitsi_metrics.render_influx(samples, 1_700_000_000_000_000_000) == (
+        "jitsi up=1i,scrape_duration_seconds=0.5,conferences=3i,healthy=1i 1700000000000000000\n"
+    )
 
 
 def test_sources_parse_as_python_3_9():
@@ -26,7 +43,8 @@ def test_core_modules_do_no_io():
     for module in pure:
         tree = ast.parse((REPO / "plugins" / "jitsi_metrics" / f"{module}.py").read_text(encoding="utf-8"))
         imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
+        imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
+                     if isinstance(n, ast.ImportFrom) and n.level == 0}
         assert not imported & forbidden, f"{module} imports {imported & forbidden}"
 
 
