@@ -156,8 +156,10 @@ def main() -> int:
     late = (cpu_n - cpu100) / (polls - 100) * 1e6
     rows = [
         ("floor: json.loads + plain render, in-process (median)", f"{floor:.0f} µs", "1.0x"),
-        ("core: json.loads + map_payload + render_prometheus, in-process (median)", f"{core:.0f} µs", f"{core / floor:.1f}x"),
-        ("BridgeClient.fetch of the simulated bridge, in-process (median, wall)", f"{fetch:.0f} µs", f"{fetch / floor:.1f}x"),
+        ("core: json.loads + map_payload + render_prometheus, in-process (median)", f"{core:.0f} µs",
+         f"{core / floor:.1f}x"),
+        ("BridgeClient.fetch of the simulated bridge, in-process (median, wall)", f"{fetch:.0f} µs",
+         f"{fetch / floor:.1f}x"),
         ("jitsi-metrics telegraf CPU per poll, polls 2-100", f"{early:.0f} µs", f"{early / floor:.1f}x"),
         (f"jitsi-metrics telegraf CPU per poll, polls 101-{polls}", f"{late:.0f} µs", f"{late / floor:.1f}x"),
         (f"minimal execd plugin (http.client GET + json.loads + plain render) CPU per poll, polls 101-{minimal_polls}",

@@ -1,5 +1,6 @@
 """Payload cases shared by the core tests: our own fixtures of every JVB era, plus the
-captured payloads in tests/payloads/real when that folder exists."""
+captured payloads in tests/payloads/real. The golden case folders (tests/cases/, walked by
+tests/golden.py) hold each of them with its reviewed outputs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,4 +18,4 @@ def all_payload_files() -> List[Path]:
 
 
 def case_id(path: Path) -> str:
-    return ("shared:" if "shared" in path.parts else "") + path.stem
+    return ("real:" if path.parent.name == "real" else "") + path.stem

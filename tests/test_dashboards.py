@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Set, Tuple
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from jitsi_metrics.catalogue import COLIBRI_METRICS, META_METRICS
 
 DASHBOARDS = sorted((REPO / "dashboards").glob("*.json"))

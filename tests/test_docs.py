@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import re
 
-from jitsi_metrics.gen_docs import generated_files
-
 from conftest import REPO
+from jitsi_metrics.gen_docs import generated_files
 
 
 def test_generated_files_are_fresh():

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import pytest
-from conftest import REPO, SEED_OUTPUT, load_json, real_payload_files
 
+from conftest import REPO, SEED_OUTPUT, load_json, real_payload_files, running_exporter, serving
 from jitsi_metrics.catalogue import BY_KEY
 from jitsi_metrics.config import bridge_options
-from jitsi_metrics.exporter import Exporter
 from jitsi_metrics.simulate import BridgeServer
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -64,19 +63,15 @@ def recorded(suffix: str) -> List[Path]:
 @pytest.fixture(scope="module")
 def scrape() -> Iterator:
     """scrape(payload bytes) -> (HTTP status, body) from the drop-in exporter (legacy names on)."""
-    bridge = BridgeServer(payload=b"{}").start()
-    exporter = Exporter([bridge_options(bridge.url)], legacy_names=True, log=io.StringIO()).start(0.05)
+    with serving(b"{}") as bridge, \
+            running_exporter([bridge_options(bridge.url)], legacy_names=True, log=io.StringIO()) as exporter:
 
-    def get(payload: bytes) -> Tuple[int, str]:
-        bridge.payload = payload
-        with urllib.request.urlopen(exporter.url + "/metrics", timeout=10) as response:
-            return response.status, response.read().decode()
+        def get(payload: bytes) -> Tuple[int, str]:
+            bridge.payload = payload
+            with urllib.request.urlopen(exporter.url + "/metrics", timeout=10) as response:
+                return response.status, response.read().decode()
 
-    try:
         yield get
-    finally:
-        exporter.stop()
-        bridge.stop()
 
 
 def go_type_is_wrong(name: str, key: str, go_type: Optional[str], ours: str) -> bool:
@@ -119,7 +114,7 @@ def test_difference_absent_keys_give_no_sample(scrape, path: Path) -> None:
     absent = {name for (name, _) in go.samples if payload_key(name, payload) is None}
     assert absent, "every recorded payload misses some key Go reports anyway"
     # Go invents a 0 for each (an empty-label 1 for info metrics); we expose nothing.
-    for (name, labels), value in go.samples.items():
+    for (name, _), value in go.samples.items():
         if name in absent:
             assert value == (1 if name.endswith("_info") else 0), name
     assert not absent & {name for (name, _) in ours.samples}
@@ -155,19 +150,17 @@ def test_difference_endpoints_sending_video_has_a_matching_type_line(scrape) -> 
 
 
 def test_difference_unprefixed_total_ice_kept_in_the_drop_in_only(scrape, bridge_server: BridgeServer) -> None:
-    payload = b'{"total_ice_failed": 1, "total_ice_succeeded": 2, "total_ice_succeeded_relayed": 3, "total_ice_succeeded_tcp": 4}'
+    payload = (b'{"total_ice_failed": 1, "total_ice_succeeded": 2, "total_ice_succeeded_relayed": 3, '
+               b'"total_ice_succeeded_tcp": 4}')
     drop_in = parse(scrape(payload)[1])
     for number, name in enumerate(GO_UNPREFIXED, start=1):
         assert drop_in.samples[(name, ())] == number
         assert drop_in.samples[("jitsi_" + name, ())] == number
         assert drop_in.types[name] == "counter"  # Go says gauge; they are totals
     bridge_server.payload = payload
-    serve = Exporter([bridge_options(bridge_server.url)], log=io.StringIO()).start(0.05)
-    try:
-        with urllib.request.urlopen(serve.url + "/metrics", timeout=10) as response:
-            plain = parse(response.read().decode())
-    finally:
-        serve.stop()
+    with running_exporter([bridge_options(bridge_server.url)], log=io.StringIO()) as serve, \
+            urllib.request.urlopen(serve.url + "/metrics", timeout=10) as response:
+        plain = parse(response.read().decode())
     assert not any(name in GO_UNPREFIXED for name, _ in plain.samples)
     assert plain.samples[("jitsi_total_ice_succeeded_tcp", ())] == 4
 
@@ -185,12 +178,9 @@ def test_difference_info_metrics_only_for_keys_sent(scrape) -> None:
 
 def test_difference_failing_bridge_is_up_0_not_http_500(scrape, bridge_server: BridgeServer) -> None:
     bridge_server.fault = "html-500"
-    exporter = Exporter([bridge_options(bridge_server.url)], legacy_names=True, log=io.StringIO()).start(0.05)
-    try:
-        with urllib.request.urlopen(exporter.url + "/metrics", timeout=10) as response:
-            status, body = response.status, response.read().decode()
-    finally:
-        exporter.stop()
+    with running_exporter([bridge_options(bridge_server.url)], legacy_names=True, log=io.StringIO()) as exporter, \
+            urllib.request.urlopen(exporter.url + "/metrics", timeout=10) as response:
+        status, body = response.status, response.read().decode()
     assert status == 200
     assert parse(body).samples[("jitsi_up", ())] == 0
 
