@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Dict, List, NamedTuple, Tuple
 
+from conftest import serving
 from fake_collectd import Config, new_collectd, parse_config_text
 
 CASES = Path(__file__).resolve().parent / "cases"
@@ -70,8 +71,6 @@ def mask_address(text: str, address: Tuple[str, int]) -> str:
 
 
 def _serve(case: Path, run: Callable[[str], Any]) -> Tuple[Any, Tuple[str, int]]:
-    from conftest import serving
-
     with serving((case / "payload.json").read_bytes()) as server:
         return run(server.url), server.address
 
