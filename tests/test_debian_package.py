@@ -13,8 +13,8 @@ import re
 import shutil
 import socket
 import subprocess
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest

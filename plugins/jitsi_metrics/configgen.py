@@ -119,10 +119,11 @@ def collectd_config(template: str, bridges: Sequence[Tuple[str, Optional[str]]],
     block = found.group(0)
     blocks = []
     for url, name in bridges:
-        label = name if name is not None else bridge_options(url).name
-        text = re.sub(r'<Bridge "[^"]*">', lambda _m: f"<Bridge {collectd_string(label)}>", block, count=1)
-        text = re.sub(r'^([ \t]*)URL "[^"]*"', lambda m: f"{m.group(1)}URL {collectd_string(url)}", text,
-                      count=1, flags=re.M)
+        label = collectd_string(name if name is not None else bridge_options(url).name)
+        quoted_url = collectd_string(url)
+        text = re.sub(r'<Bridge "[^"]*">', lambda _m, v=label: f"<Bridge {v}>", block, count=1)  # type: ignore[misc]
+        text = re.sub(r'^([ \t]*)URL "[^"]*"', lambda m, v=quoted_url: f"{m.group(1)}URL {v}",  # type: ignore[misc]
+                      text, count=1, flags=re.M)
         if timeout is not None:
             text = re.sub(r"^([ \t]*)# Timeout \S+", lambda m: f"{m.group(1)}Timeout {timeout}", text,
                           count=1, flags=re.M)
@@ -187,7 +188,7 @@ def add_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Registers ``config``; ``add(name, help, examples)`` returns its parser."""
     parser = add("config", "Print a ready configuration for Telegraf, collectd or Prometheus, or the dashboard.", """
         jitsi-metrics config telegraf --url http://127.0.0.1:8080/colibri/stats > /etc/telegraf/telegraf.d/jitsi.conf
-        jitsi-metrics config collectd --url http://meet1:8080/colibri/stats --name meet1 > /etc/collectd/collectd.conf.d/jitsi.conf
+        jitsi-metrics config collectd --url http://meet1:8080/colibri/stats --name meet1 > jitsi.conf
         jitsi-metrics config prometheus --probe --url http://meet1:8080/colibri/stats --name meet1
         jitsi-metrics config dashboard > jitsi-meet.json
     """)
