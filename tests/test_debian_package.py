@@ -114,6 +114,16 @@ def test_files_land_where_debian_puts_them(package: Installed) -> None:
     assert not list(Path("/etc/systemd/system").rglob(UNIT.name))
 
 
+def test_lintian_reports_no_errors(package: Installed) -> None:
+    lintian = require_tool("lintian")
+    out = subprocess.run([lintian, "--fail-on", "error", str(package.deb)], capture_output=True, text=True,
+                         env=system_env(), timeout=300)
+    assert out.returncode == 0 and not re.search(r"^E: ", out.stdout, re.M), out.stdout + out.stderr
+    # The warnings kept (see debian/README.source): no manual pages yet, --help has examples.
+    kept = set(re.findall(r"^W: \S+ (\S+)", out.stdout, re.M))
+    assert kept <= {"no-manual-page"}, out.stdout
+
+
 def test_unit_passes_systemd_analyze_verify(package: Installed) -> None:
     out = subprocess.run(["systemd-analyze", "verify", str(UNIT)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and UNIT.name not in out.stderr, out.stderr
