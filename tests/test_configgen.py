@@ -142,11 +142,25 @@ def test_collectd_module_path_follows_the_install() -> None:
     assert re.search(r'^  ModulePath "/srv/lib"\n  Import "jitsi_metrics.collectd_plugin"', added, re.M)
 
 
-def test_collectd_refuses_text_it_cannot_quote() -> None:
-    stderr = io.StringIO()
-    code = main(["config", "collectd", "--url", "http://a:8080/colibri/stats", "--name", 'a"b'], stdout=io.StringIO(),
-                stderr=stderr)
-    assert code == 2 and "cannot be written into collectd's configuration" in stderr.getvalue()
+def test_collectd_refuses_names_and_urls_collectd_would_reject() -> None:
+    for option, value, message in [("--name", 'a"b', "may only use"), ("--name", "meet 1", "may only use"),
+                                   ("--url", 'http://a:8080/colibri/stats?q="x"', "cannot be written")]:
+        argv = ["config", "collectd", "--url", "http://a:8080/colibri/stats", "--name", "a"]
+        argv[argv.index(option) + 1] = value
+        stderr = io.StringIO()
+        assert main(argv, stdout=io.StringIO(), stderr=stderr) == 2, value
+        assert message in stderr.getvalue(), stderr.getvalue()
+
+
+def test_collectd_name_rule_is_the_plugins() -> None:
+    from jitsi_metrics import collectd_plugin
+
+    for code in range(32, 127):
+        name = f"a{chr(code)}b"
+        plugin_accepts = not collectd_plugin._UNSAFE.search(name)
+        assert bool(configgen.COLLECTD_NAME.fullmatch(name)) == plugin_accepts, name
+    assert configgen.COLLECTD_NAME.fullmatch("a" * collectd_plugin.MAX_NAME)
+    assert not configgen.COLLECTD_NAME.fullmatch("a" * (collectd_plugin.MAX_NAME + 1))
 
 
 def test_usage_errors_name_the_option() -> None:

@@ -30,6 +30,9 @@ SYSTEM_SITE = re.compile(r"^/usr(/local)?/lib/python3(\.\d+)?/dist-packages$")
 MODULE_PATH = re.compile(r'^([ \t]*)#?[ \t]*ModulePath[ \t]+"[^"\n]*"[ \t]*\n', re.M)
 COLLECTD_IMPORT = re.compile(r'^([ \t]*)Import "jitsi_metrics\.collectd_plugin"', re.M)
 BRIDGE_BLOCK = re.compile(r'^([ \t]*)<Bridge "[^"]*">\n.*?^\1</Bridge>\n', re.M | re.S)
+# The collectd plugin's rule for a <Bridge "name"> (it becomes the plugin instance);
+# tests/test_configgen.py keeps the two in step.
+COLLECTD_NAME = re.compile(r"[A-Za-z0-9_.:@+,=-]{1,127}")
 TELEGRAF_COMMAND = re.compile(r"^([ \t]*)(commands?)[ \t]*=[ \t]*(\[.*\])[ \t]*$", re.M)
 
 
@@ -119,7 +122,11 @@ def collectd_config(template: str, bridges: Sequence[Tuple[str, Optional[str]]],
     block = found.group(0)
     blocks = []
     for url, name in bridges:
-        label = collectd_string(name if name is not None else bridge_options(url).name)
+        name = name if name is not None else bridge_options(url).name
+        if not COLLECTD_NAME.fullmatch(name):
+            raise ConfigError(f"collectd bridge name {name!r} may only use A-Z a-z 0-9 _ . : @ + , = - "
+                              "(up to 127); give --name")
+        label = collectd_string(name)
         quoted_url = collectd_string(url)
         text = re.sub(r'<Bridge "[^"]*">', lambda _m, v=label: f"<Bridge {v}>", block, count=1)  # type: ignore[misc]
         text = re.sub(r'^([ \t]*)URL "[^"]*"', lambda m, v=quoted_url: f"{m.group(1)}URL {v}",  # type: ignore[misc]
