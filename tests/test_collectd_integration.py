@@ -26,7 +26,7 @@ from waiting import wait_until
 
 SNIPPET = REPO / "collectd" / "jitsi.conf"
 DEFAULT_URL = "http://localhost:8080/colibri/stats"
-MODULE_PATH_LINE = '# ModulePath "/opt/jitsi-meet-metrics/plugins"'
+MODULE_PATH_LINE = 'ModulePath "/opt/jitsi-meet-metrics/lib"'
 # The trap: a PATH that finds pyenv's or a venv's python first makes collectd's embedded
 # interpreter load that Python's standard library and miss Debian's python3-requests.
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"

@@ -132,7 +132,7 @@ def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import exporter_cli, telegraf
+    from . import configgen, exporter_cli, telegraf
 
     parser = argparse.ArgumentParser(
         prog="jitsi-metrics",
@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     telegraf.add_command(add)
     exporter_cli.add_serve_command(add)
+    configgen.add_command(add)
     return parser
 
 
