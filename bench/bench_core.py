@@ -59,7 +59,7 @@ def floor_render(payload: dict) -> str:
 
 def bench_poll(raw: bytes, number: int, repeat: int) -> List[Tuple[str, float]]:
     payload = json.loads(raw)
-    samples = map_payload(payload).samples
+    samples = map_payload(payload).families
     rows = [
         ("floor: json.loads + plain render", per_call_us(lambda: floor_render(json.loads(raw)), number, repeat)),
         ("decode (json.loads)", per_call_us(lambda: json.loads(raw), number, repeat)),
@@ -67,7 +67,7 @@ def bench_poll(raw: bytes, number: int, repeat: int) -> List[Tuple[str, float]]:
         ("render Prometheus", per_call_us(lambda: render_prometheus(samples), number, repeat)),
         ("render Influx", per_call_us(lambda: render_influx(samples), number, repeat)),
         ("pipeline: decode + check + map + render Prometheus",
-         per_call_us(lambda: render_prometheus(map_payload(json.loads(raw)).samples), number, repeat)),
+         per_call_us(lambda: render_prometheus(map_payload(json.loads(raw)).families), number, repeat)),
     ]
     from jsonschema import Draft7Validator
 
@@ -81,7 +81,7 @@ def bench_poll(raw: bytes, number: int, repeat: int) -> List[Tuple[str, float]]:
 def pipeline_ratio(raw: bytes, number: int) -> float:
     return paired_ratio(
         lambda: floor_render(json.loads(raw)),
-        lambda: render_prometheus(map_payload(json.loads(raw)).samples),
+        lambda: render_prometheus(map_payload(json.loads(raw)).families),
         number, rounds=15,
     )
 

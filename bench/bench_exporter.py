@@ -82,7 +82,7 @@ def breakdown(bridge_url: str, raw_conn: http.client.HTTPConnection, rounds: int
 
     client = BridgeClient(bridge_options(bridge_url))
     payload = client.fetch()
-    samples = map_payload(payload).samples
+    samples = map_payload(payload).families
 
     def raw() -> None:
         raw_conn.request("GET", "/colibri/stats")

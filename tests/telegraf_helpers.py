@@ -15,9 +15,9 @@ from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
 from conftest import REPO
 
-from jitsi_metrics.mapping import map_payload, meta_samples
+from jitsi_metrics.mapping import map_payload, meta_families
 from jitsi_metrics.render.influx import FIELD_PREFIX, MEASUREMENT
-from jitsi_metrics.samples import Sample
+from jitsi_metrics.samples import Family
 
 SNIPPET_DIR = REPO / "telegraf"
 SNIPPETS = {
@@ -45,9 +45,9 @@ def console_script() -> str:
     return found
 
 
-def expected_samples(payload: bytes, labels: Tuple[Tuple[str, str], ...] = ()) -> List[Sample]:
+def expected_families(payload: bytes, labels: Tuple[Tuple[str, str], ...] = ()) -> List[Family]:
     """What one successful poll of a bridge serving ``payload`` yields, per the core."""
-    return meta_samples(True, 0.0, labels) + map_payload(json.loads(payload), labels).samples
+    return meta_families(True, 0.0, labels) + map_payload(json.loads(payload), labels).families
 
 
 class Point(NamedTuple):
@@ -110,25 +110,25 @@ def parse_line_protocol(text: str) -> List[Point]:
 Key = Tuple[str, FrozenSet[Tuple[str, str]], str]
 
 
-def telegraf_view(samples: Iterable[Sample], data_format: str) -> Dict[Key, float]:
-    """The (measurement, tags, field) -> value Telegraf should hold for these samples.
+def telegraf_view(families: Iterable[Family], data_format: str) -> Dict[Key, float]:
+    """The (measurement, tags, field) -> value Telegraf should hold for these families.
 
     prometheus (metric version 2): measurement "prometheus", field = metric name,
     labels as tags minus empty values, NaN dropped. influx: measurement "jitsi", field =
     metric name without "jitsi_", NaN and infinities dropped (line protocol has none).
     """
     view: Dict[Key, float] = {}
-    for sample in samples:
+    for family, sample in ((f, s) for f in families for s in f.samples):
         value = float(sample.value)
         tags = frozenset((k, v) for k, v in sample.labels if v != "")
         if data_format == "prometheus":
             if math.isnan(value):
                 continue
-            view[("prometheus", tags, sample.name)] = value
+            view[("prometheus", tags, family.name)] = value
         else:
             if not math.isfinite(value):
                 continue
-            field = sample.name[len(FIELD_PREFIX):] if sample.name.startswith(FIELD_PREFIX) else sample.name
+            field = family.name[len(FIELD_PREFIX):] if family.name.startswith(FIELD_PREFIX) else family.name
             view[(MEASUREMENT, tags, field)] = value
     return view
 

@@ -109,9 +109,10 @@ def wait_for(condition, what: str, runs: List[Collectd], timeout: float = 15.0) 
 def expected_values(payload: Dict) -> Dict[str, Tuple[str, float]]:  # type: ignore[type-arg]
     """identifier -> (type, value) from the core mapping of the payload."""
     out = {}
-    for sample in map_payload(payload).samples:
-        kind, instance, value = value_spec(sample)
-        out[f"{HOST}/jitsi-meet1/{kind}-{instance}"] = (kind, value)
+    for family in map_payload(payload).families:
+        for sample in family.samples:
+            kind, instance, value = value_spec(family, sample)
+            out[f"{HOST}/jitsi-meet1/{kind}-{instance}"] = (kind, value)
     return out
 
 

@@ -19,10 +19,10 @@ import pytest
 from conftest import REPO, load_json
 from fake_collectd import Config, new_collectd, parse_config_text
 from jitsi_metrics import collectd_plugin
-from jitsi_metrics.catalogue import ARRAY, BOOL, BY_KEY, INFO, NUMBER
+from jitsi_metrics.catalogue import ARRAY, BOOL, BY_KEY, STRING, NUMBER
 from jitsi_metrics.collectd_plugin import CollectdPlugin, parse_config, value_spec
 from jitsi_metrics.config import DEFAULT_TIMEOUT, ConfigError
-from jitsi_metrics.fields import NON_FINITE_STRINGS
+from jitsi_metrics.check import NON_FINITE_STRINGS
 from jitsi_metrics.samples import COUNTER
 from jitsi_metrics.simulate import BridgeServer
 
@@ -202,12 +202,13 @@ def test_interval_goes_to_register_read(fake: Any) -> None:
 # --- one sample, one value ------------------------------------------------------------
 
 def test_value_spec_names_and_types() -> None:
-    from jitsi_metrics.mapping import map_payload, meta_samples
+    from jitsi_metrics.mapping import map_payload, meta_families
 
     payload = {"conferences": 3, "total_bytes_sent": 10, "healthy": True, "conference_sizes": [0, 2],
                "version": "2.3.63 g/x", "new_thing": 1.5}
     labels = (("bridge", "meet1"),)
-    specs = [value_spec(s) for s in meta_samples(True, 0.25, labels) + map_payload(payload, labels).samples]
+    families = meta_families(True, 0.25, labels) + map_payload(payload, labels).families
+    specs = [value_spec(f, s) for f in families for s in f.samples]
     assert specs == [
         ("gauge", "up", 1), ("duration", "poll", 0.25),
         ("gauge", "conferences", 3), ("gauge", "healthy", 1), ("gauge", "version-2.3.63_g_x", 1),
@@ -234,7 +235,7 @@ def expected_from_json(payload: Dict[str, Any]) -> Dict[Tuple[str, str], Any]:
             out[("derive" if counter else "gauge", key)] = int(number) if counter else float(number)
         elif kind == ARRAY and type(value) is list and all(type(v) in (int, float) for v in value):
             out.update({("gauge", f"{key}-{i}"): float(v) for i, v in enumerate(value)})
-        elif kind == INFO and type(value) is str:
+        elif kind == STRING and type(value) is str:
             out[("gauge", f"{key}-{value}")] = 1.0
     return out
 

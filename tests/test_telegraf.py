@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 import pytest
 from conftest import REPO, child_env, load_json, real_payload_files
 from prometheus_client.parser import text_string_to_metric_families
-from telegraf_helpers import PLACEHOLDER_URL, SNIPPETS, console_script, expected_samples, parse_line_protocol
+from telegraf_helpers import PLACEHOLDER_URL, SNIPPETS, console_script, expected_families, parse_line_protocol
 
 from jitsi_metrics.cli import main
 from jitsi_metrics.config import bridge_options
@@ -103,7 +103,7 @@ def test_each_line_polls_once_and_flushes_one_batch_that_matches_the_core(bridge
     assert code == 0
     assert bridge_server.requests == 3
     assert len(stdout.batches) == 3 and stdout.unflushed == ""
-    expected = without_duration(render_prometheus(expected_samples(SNAPSHOT)))
+    expected = without_duration(render_prometheus(expected_families(SNAPSHOT)))
     for batch in stdout.batches:
         assert without_duration(batch) == expected
         families = {f.name: f for f in text_string_to_metric_families(batch)}
@@ -118,7 +118,7 @@ def test_influx_batches_carry_one_timestamp_and_the_core_values(bridge_server) -
     for batch in stdout.batches:
         stamps = {p.timestamp for p in parse_line_protocol(batch)}
         assert len(stamps) == 1 and None not in stamps
-        expected = render_influx(expected_samples(SNAPSHOT, (("bridge", "meet1"),)), stamps.pop())
+        expected = render_influx(expected_families(SNAPSHOT, (("bridge", "meet1"),)), stamps.pop())
         strip = lambda text: [  # noqa: E731  the duration field's value differs per poll
             ",".join(f for f in line.split(",") if not f.startswith("scrape_duration_seconds=")) for line in text.splitlines()
         ]
@@ -266,7 +266,7 @@ def test_the_console_script_flushes_each_batch_without_pythonunbuffered(bridge_s
     # The small batch is the one that proves the flush: a single write larger than
     # the 8 KiB stdout buffer goes straight through even without one.
     bridge_server.payload = payload
-    expected = render_prometheus(expected_samples(payload))
+    expected = render_prometheus(expected_families(payload))
     size = expected.count("\n")
     proc = start("--url", bridge_server.url)
     for _ in range(2):

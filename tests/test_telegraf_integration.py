@@ -23,7 +23,7 @@ from typing import Callable, Dict, Iterator, List, Tuple
 import pytest
 from conftest import child_env, real_payload_files, require_tool
 from telegraf_helpers import (
-    PLACEHOLDER_URL, SNIPPETS, Point, console_script, expected_samples, missing_or_wrong,
+    PLACEHOLDER_URL, SNIPPETS, Point, console_script, expected_families, missing_or_wrong,
     parse_line_protocol, telegraf_view,
 )
 
@@ -141,7 +141,7 @@ def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer]
     if len(servers) == 1:
         pytest.fail("no real payloads in tests/payloads/real")  # they ship beside the repo
     fmt = FORMAT[snippet]
-    expected = {name: telegraf_view(expected_samples(s.payload), fmt) for name, s in servers.items()}
+    expected = {name: telegraf_view(expected_families(s.payload), fmt) for name, s in servers.items()}
     run = TelegrafRun(telegraf, tmp_path, snippet, servers)
     try:
         # 1. Every metric and value of every source arrives, and nothing else.

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List
+from typing import Dict, List
 
-from .catalogue import ARRAY, BOOL, COLIBRI_METRICS, IGNORE, INFO, META_METRICS, Metric
+from .catalogue import ARRAY, BOOL, COLIBRI_METRICS, IGNORE, META_METRICS, STRING, Metric
 from .schema import SCHEMA_FILE, build_schema, render_schema
 
 METRICS_DOC = os.path.join("docs", "metrics.md")
@@ -18,7 +18,7 @@ SCHEMA_PATH = os.path.join("plugins", "jitsi_metrics", "schema", SCHEMA_FILE)
 
 
 def _shape(metric: Metric) -> str:
-    if metric.kind == INFO:
+    if metric.kind == STRING:
         return f'`{metric.name}{{{metric.label}="…"}} 1`'
     if metric.kind == ARRAY:
         return f'`{metric.name}{{{metric.label}="<index>"}}`'
@@ -77,7 +77,7 @@ def render_metrics_doc() -> str:
     return "\n".join(lines)
 
 
-def generated_files() -> dict:
+def generated_files() -> Dict[str, str]:
     return {METRICS_DOC: render_metrics_doc(), SCHEMA_PATH: render_schema(build_schema())}
 
 
