@@ -339,10 +339,10 @@ def test_read_never_raises(fake: Any, bridge_server: BridgeServer, monkeypatch: 
     plugin = start(fake, two_bridges(bridge_server.url, bridge_server.url))
     real_dispatch = plugin.dispatch
 
-    def dispatch_failing_for_meet1(bridge: str, sample: Any) -> None:
+    def dispatch_failing_for_meet1(bridge: str, family: Any, sample: Any) -> None:
         if bridge == "meet1":
             raise KeyError("bug")
-        real_dispatch(bridge, sample)
+        real_dispatch(bridge, family, sample)
 
     monkeypatch.setattr(plugin, "dispatch", dispatch_failing_for_meet1)
     plugin.read()
@@ -362,7 +362,7 @@ def test_read_never_raises(fake: Any, bridge_server: BridgeServer, monkeypatch: 
 
 
 def test_collectd_rejecting_a_value_is_logged_once(fake: Any, bridge_server: BridgeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(collectd_plugin, "value_spec", lambda s: ("no_such_type", "x", s.value))
+    monkeypatch.setattr(collectd_plugin, "value_spec", lambda f, s: ("no_such_type", "x", s.value))
     plugin = start(fake, snippet_module(bridge_server.url))
     plugin.read()
     plugin.read()

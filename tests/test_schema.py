@@ -95,3 +95,17 @@ def test_validate_names_what_the_schema_cannot_say(payload, pointer, words):
     assert schema_errors(payload) == []
     (finding,) = payload_errors(payload)
     assert finding.pointer == pointer and words in finding.message
+
+
+def test_validate_calls_a_payload_with_a_lone_surrogate_invalid(tmp_path):
+    import io
+
+    from jitsi_metrics.cli import main
+
+    path = tmp_path / "stats.json"
+    path.write_bytes(b'{"version": "2.3\\ud800", "conferences": 1}')
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert main(["validate", str(path)], stdout=stdout, stderr=stderr) == 1
+    out = stdout.getvalue()
+    assert "/version" in out and "surrogate" in out and "invalid, 1 problem(s)" in out
+    out.encode("utf-8")

@@ -71,9 +71,8 @@ def describe_json_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
     if isinstance(value, str):
-        if len(value) > MAX_SHOWN:
-            return f"a string of {len(value)} characters, {value[:40]!r}…"
-        return f"the string {value!r}"
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        return f"the string {shown!r}"
     if isinstance(value, list):
         return f"an array of {len(value)} items"
     if isinstance(value, dict):
@@ -127,7 +126,7 @@ def _string_drift(value: str) -> Optional[Tuple[str, str]]:
 def drift(kind: str, value: Any) -> Optional[Tuple[str, str]]:
     """None when ``value`` is what the catalogue expects for ``kind``; else (expected, got)."""
     if kind == NUMBER:
-        if is_number(value):
+        if type(value) is float or is_number(value):
             return None
         if type(value) is int:
             return "a number within float64 range", describe_json_value(value)

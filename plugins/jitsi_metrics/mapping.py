@@ -108,10 +108,17 @@ def map_payload(payload: Dict[str, Any], labels: Labels = (), legacy_names: bool
     families: List[Family] = []
     # Walking the catalogue rather than the payload gives a stable order
     # (JVB's key order is a HashMap's).
+    rejected = verdict.rejected
     for metric in COLIBRI_METRICS:
-        if metric.key in payload and metric.kind != IGNORE and metric.key not in verdict.rejected:
-            families += _metric_families(metric, payload[metric.key], labels, legacy_names)
-    unknown, clashes = _unknown_families(payload, verdict.rejected, labels)
+        if metric.key not in payload or metric.key in rejected:
+            continue
+        value = payload[metric.key]
+        if metric.kind == NUMBER and not legacy_names:  # most keys: one family of one sample
+            samples = [Sample(labels, as_number(value))]
+            families.append(Family(metric.name, metric.type, metric.help_text, samples, metric.key))
+        elif metric.kind != IGNORE:
+            families += _metric_families(metric, value, labels, legacy_names)
+    unknown, clashes = _unknown_families(payload, rejected, labels)
     families += unknown
     return Mapped([f for f in families if f.samples], verdict.problems + clashes, empty=not payload)
 

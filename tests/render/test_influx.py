@@ -112,3 +112,22 @@ def test_empty_field_key_never_appears():
     assert render(families, "influx") == "jitsi threads=2i\n"
     # and mapping never makes one from an unknown "" key
     assert render(map_payload({"": 5, "threads": 2}).families, "influx") == "jitsi threads=2i\n"
+
+
+# Issue 11, items 3, 6 and 7 through the whole core: a hostile payload still gives lines a
+# strict parser reads back, each series once.
+def test_hostile_payload_renders_parseable_line_protocol():
+    labels = (("bridge", "b"),)
+    payload = {"up": 0, "scrape_duration_seconds": 99, "version_info": 7, "a b": 1, "a_b": 2, "": 3,
+               "conferences": 10**4000, "future": -10**4000, "version": "2.3\n\\", "region": "eu\\",
+               "k" * 5000: 1, "threads": 5}
+    families = meta_families(True, 0.5, labels) + map_payload(payload, labels).families
+    text = render(families, "influx", 1)
+    text.encode("utf-8")
+    points = parse(text)
+    fields = [(tuple(sorted(p.tags.items())), k) for p in points for k in p.fields]
+    assert len(fields) == len(set(fields))
+    main = next(p for p in points if p.tags == {"bridge": "b"})
+    assert main.fields == {"up": 1, "scrape_duration_seconds": 0.5, "threads": 5, "a_b": 2}
+    assert {p.tags.get("version") for p in points} - {None} == {"2.3\ufffd\ufffd"}
+    assert {p.tags.get("region") for p in points} - {None} == {"eu\ufffd"}

@@ -72,7 +72,8 @@ NASTY_LABELS = ['quote"d', "back\\slash", "new\nline", "both\\\"\n", "ünï €"
 
 def test_round_trip_through_a_parser():
     samples = [
-        Family("jitsi_version_info", GAUGE, "Help with \\ and\nnewline", [Sample((("version", v),), 1) for v in NASTY_LABELS]),
+        Family("jitsi_version_info", GAUGE, "Help with \\ and\nnewline",
+               [Sample((("version", v),), 1) for v in NASTY_LABELS]),
         Family("jitsi_rtt_aggregate", GAUGE, "RTT", [Sample((), float("nan"))]),
         Family("jitsi_stress_level", GAUGE, "Stress", [Sample((), float("inf"))]),
     ]
@@ -115,7 +116,8 @@ def test_promtool_catches_a_parse_error():
 @pytest.mark.integration
 def test_promtool_accepts_nasty_labels_and_non_finite_values():
     families = [
-        Family("jitsi_version_info", GAUGE, "Info \\ \n", [Sample((("version", v), ("bridge", v)), 1) for v in NASTY_LABELS]),
+        Family("jitsi_version_info", GAUGE, "Info \\ \n",
+               [Sample((("version", v), ("bridge", v)), 1) for v in NASTY_LABELS]),
         Family("jitsi_rtt_aggregate", GAUGE, "RTT (ms)", [Sample((), float("nan"))]),
         Family("jitsi_stress_level", GAUGE, "Stress", [Sample((), float("-inf"))]),
     ]

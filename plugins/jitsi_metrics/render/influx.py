@@ -45,7 +45,8 @@ def escape_tag(text: str) -> str:
     """Tag keys and values, and field keys. Telegraf's parser does not turn a doubled
     backslash back into one in tags, so only commas, equals signs and spaces are escaped,
     after what line protocol cannot carry is replaced (see the module docstring)."""
-    if not _SPECIAL_IN_TAG.search(text):
+    # Identifiers (every metric name, most label names) are the common case and need nothing.
+    if text.isidentifier() or not _SPECIAL_IN_TAG.search(text):
         return text
     text = _UNWRITABLE.sub("\ufffd", text)
     return text.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")

@@ -55,9 +55,9 @@ def render_prometheus(families: Iterable[Family], timestamp_ms: Optional[int] = 
     lines: List[str] = []
     for family in families:
         name = family.name
-        if headers:
-            if family.help:
-                lines.append(f"# HELP {name} {escape_help(family.help)}")
+        if headers and family.help:
+            lines.append(f"# HELP {name} {escape_help(family.help)}\n# TYPE {name} {family.type}")
+        elif headers:
             lines.append(f"# TYPE {name} {family.type}")
         for labels, value in family.samples:
             if labels:
