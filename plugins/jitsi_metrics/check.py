@@ -5,7 +5,7 @@ checked with ``type(value) is ...`` plus the limits no JSON type says (integers 
 float64, strings of Unicode characters and bounded length, unknown keys with a usable
 name). When it finds a known key of the wrong type, the JSON schema (schema/) runs and
 has the last word; jsonschema is imported only then, because a full validation costs
-about fifteen times a whole poll. Tests prove the two agree on every fixture and every
+about ten times a whole poll. Tests prove the two agree on every fixture and every
 wrong type.
 
 ``payload_errors`` is what ``jitsi-metrics validate`` prints: the schema's findings plus
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from .catalogue import ARRAY, BOOL, BY_KEY, COLIBRI_METRICS, IGNORE, NUMBER, STRING
@@ -217,10 +216,10 @@ _TYPE_WORDS = {"number": "a number", "boolean": "a boolean", "string": "a string
                "array": "an array", "object": "an object"}
 
 
-def _expected(schema: Dict[str, Any]) -> str:
+def _expected(schema: Dict[str, Any], validator: str) -> str:
     if "anyOf" in schema:
         return "a number"
-    if "maxLength" in schema and schema.get("type") == "string":
+    if validator == "maxLength":
         return f"a string of at most {schema['maxLength']} characters"
     kind = schema.get("type")
     if isinstance(kind, str):
@@ -228,14 +227,15 @@ def _expected(schema: Dict[str, Any]) -> str:
     return "what the schema allows"
 
 
-@lru_cache(maxsize=1)
 def _validator() -> Any:
-    # Built on first use and kept: building it costs more than a validation.
+    # Imported only here: a poll that finds nothing wrong never pays for jsonschema. Built
+    # from the catalogue on each use (about 0.25 ms, a quarter of validating a whole payload), so the check
+    # keeps no state and reads no file; a test proves the shipped schema file is the same.
     from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 
-    from .schema import shipped_schema
+    from .schema import build_schema
 
-    return Draft7Validator(shipped_schema())
+    return Draft7Validator(build_schema())
 
 
 def _pointer(parts: Any) -> str:
@@ -246,7 +246,7 @@ def schema_errors(payload: Any) -> List[Finding]:
     """Every problem the JSON schema finds, sorted by JSON pointer."""
     errors = []
     for error in _validator().iter_errors(payload):
-        message = f"expected {_expected(error.schema)}, got {describe_json_value(error.instance)}"
+        message = f"expected {_expected(error.schema, error.validator)}, got {describe_json_value(error.instance)}"
         errors.append(Finding(_pointer(error.absolute_path), message))
     errors.sort(key=lambda e: e.pointer)
     return errors
