@@ -82,7 +82,7 @@ def breakdown(bridge_url: str, raw_conn: http.client.HTTPConnection, rounds: int
 
     client = BridgeClient(bridge_options(bridge_url))
     payload = client.fetch()
-    samples = map_payload(payload).samples
+    families = map_payload(payload).families
 
     def raw() -> None:
         raw_conn.request("GET", "/colibri/stats")
@@ -92,7 +92,7 @@ def breakdown(bridge_url: str, raw_conn: http.client.HTTPConnection, rounds: int
         ("http.client GET + read of the payload", median_us(raw, rounds)),
         ("core BridgeClient.fetch (requests' connection pool + json.loads)", median_us(client.fetch, rounds)),
         ("core map_payload", median_us(lambda: map_payload(payload), rounds)),
-        ("core render_prometheus", median_us(lambda: render_prometheus(samples), rounds)),
+        ("core render_prometheus", median_us(lambda: render_prometheus(families), rounds)),
     ]
 
 

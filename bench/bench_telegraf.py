@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
 from jitsi_metrics.config import bridge_options  # noqa: E402
 from jitsi_metrics.fetch import BridgeClient  # noqa: E402
-from jitsi_metrics.mapping import map_payload, meta_samples  # noqa: E402
+from jitsi_metrics.mapping import map_payload, meta_families  # noqa: E402
 from jitsi_metrics.render.prometheus import render_prometheus  # noqa: E402
 from jitsi_metrics.simulate import BridgeServer, SimulatedBridge  # noqa: E402
 
@@ -121,8 +121,8 @@ def main() -> int:
 
     body = json.dumps(SimulatedBridge(seed=3).stats(time.time())).encode()
     floor = median_us(lambda: floor_render(body))
-    core = median_us(lambda: render_prometheus(meta_samples(True, 0.001) + map_payload(json.loads(body)).samples))
-    batch_lines = render_prometheus(meta_samples(True, 0.001) + map_payload(json.loads(body)).samples).count("\n")
+    core = median_us(lambda: render_prometheus(meta_families(True, 0.001) + map_payload(json.loads(body)).families))
+    batch_lines = render_prometheus(meta_families(True, 0.001) + map_payload(json.loads(body)).families).count("\n")
 
     server = BridgeServer(payload=None).start()
     client = BridgeClient(bridge_options(server.url))

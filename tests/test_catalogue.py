@@ -5,7 +5,7 @@ import re
 import pytest
 
 from jitsi_metrics.catalogue import (
-    ARRAY, BOOL, BY_KEY, COLIBRI_METRICS, IGNORE, INFO, META_METRICS, NUMBER, metric_for,
+    ARRAY, BOOL, BY_KEY, COLIBRI_METRICS, IGNORE, STRING, META_METRICS, NUMBER, metric_for,
     unknown_metric_name,
 )
 from jitsi_metrics.samples import COUNTER, GAUGE
@@ -52,7 +52,7 @@ def test_names_are_unique_and_follow_the_go_exporter():
     for metric in COLIBRI_METRICS:
         if metric.kind in (NUMBER, BOOL, ARRAY):
             assert metric.name == "jitsi_" + metric.key
-        if metric.kind == INFO:
+        if metric.kind == STRING:
             assert metric.name == f"jitsi_{metric.key}_info" and metric.label == metric.key
 
 

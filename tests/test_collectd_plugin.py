@@ -210,12 +210,13 @@ def test_interval_goes_to_register_read(fake: Any) -> None:
 # --- one sample, one value ------------------------------------------------------------
 
 def test_value_spec_names_and_types() -> None:
-    from jitsi_metrics.mapping import map_payload, meta_samples
+    from jitsi_metrics.mapping import map_payload, meta_families
 
     payload = {"conferences": 3, "total_bytes_sent": 10, "healthy": True, "conference_sizes": [0, 2],
                "version": "2.3.63 g/x", "new_thing": 1.5}
     labels = (("bridge", "meet1"),)
-    specs = [value_spec(s) for s in meta_samples(True, 0.25, labels) + map_payload(payload, labels).samples]
+    families = meta_families(True, 0.25, labels) + map_payload(payload, labels).families
+    specs = [value_spec(f, s) for f in families for s in f.samples]
     assert specs == [
         ("gauge", "up", 1), ("duration", "poll", 0.25),
         ("gauge", "conferences", 3), ("gauge", "healthy", 1), ("gauge", "version-2.3.63_g_x", 1),
@@ -303,10 +304,10 @@ def test_read_never_raises(fake: Any, bridge_server: BridgeServer, monkeypatch: 
     plugin = start(fake, two_bridges(bridge_server.url, bridge_server.url))
     real_dispatch = plugin.dispatch
 
-    def dispatch_failing_for_meet1(bridge: str, sample: Any) -> None:
+    def dispatch_failing_for_meet1(bridge: str, family: Any, sample: Any) -> None:
         if bridge == "meet1":
             raise KeyError("bug")
-        real_dispatch(bridge, sample)
+        real_dispatch(bridge, family, sample)
 
     monkeypatch.setattr(plugin, "dispatch", dispatch_failing_for_meet1)
     plugin.read()
@@ -326,7 +327,7 @@ def test_read_never_raises(fake: Any, bridge_server: BridgeServer, monkeypatch: 
 
 
 def test_collectd_rejecting_a_value_is_logged_once(fake: Any, bridge_server: BridgeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(collectd_plugin, "value_spec", lambda s: ("no_such_type", "x", s.value))
+    monkeypatch.setattr(collectd_plugin, "value_spec", lambda f, s: ("no_such_type", "x", s.value))
     plugin = start(fake, snippet_module(bridge_server.url))
     plugin.read()
     plugin.read()

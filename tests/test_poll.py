@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.fetch import FetchStatusError
-from jitsi_metrics.poll import Poller, all_samples, bridge_labels
+from jitsi_metrics.poll import Poller, all_families, bridge_labels
 from jitsi_metrics.simulate import BridgeServer
 
 
@@ -23,11 +23,12 @@ def test_poll_results_per_bridge(bridge_server):
     finally:
         broken.stop()
     assert ok.up and ok.bridge == "ok" and ok.warnings == []
-    assert [s.name for s in ok.samples[:2]] == ["jitsi_up", "jitsi_scrape_duration_seconds"]
-    assert all(s.labels[0] == ("bridge", "ok") for s in ok.samples)
+    assert [f.name for f in ok.families[:2]] == ["jitsi_up", "jitsi_scrape_duration_seconds"]
+    assert all(s.labels[0] == ("bridge", "ok") for f in ok.families for s in f.samples)
     assert not bad.up and isinstance(bad.error, FetchStatusError)
-    assert [(s.name, s.value) for s in bad.samples][0] == ("jitsi_up", 0)
-    assert len(all_samples([ok, bad])) == len(ok.samples) + 2
+    assert (bad.families[0].name, bad.families[0].samples[0].value) == ("jitsi_up", 0)
+    merged = all_families([ok, bad])
+    assert sum(len(f.samples) for f in merged) == sum(len(f.samples) for f in ok.families) + 2
 
 
 def test_an_unexpected_error_costs_only_its_bridge(bridge_server):

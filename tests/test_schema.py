@@ -6,9 +6,9 @@ import pytest
 from jsonschema import Draft7Validator
 
 from jitsi_metrics.catalogue import BY_KEY, IGNORE
-from jitsi_metrics.fields import field_ok
+from jitsi_metrics.check import MAX_TEXT, check_payload, field_ok, payload_errors, schema_errors
 from jitsi_metrics.gen_docs import SCHEMA_PATH
-from jitsi_metrics.schema import build_schema, render_schema, schema_errors, shipped_schema
+from jitsi_metrics.schema import build_schema, render_schema, shipped_schema
 
 from conftest import REPO, load_json
 from payload_cases import all_payload_files, case_id
@@ -22,6 +22,7 @@ WRONG_VALUES = {
     "array": [1, 2],
     "array of strings": ["1"],
     "number": 3.5,
+    "long string": "v" * (MAX_TEXT + 1),
 }
 
 
@@ -74,3 +75,37 @@ def test_errors_carry_a_json_pointer_and_what_was_expected():
     errors = schema_errors({"conference_sizes": [1, "x"], "threads": None})
     assert [(e.pointer, e.key) for e in errors] == [("/conference_sizes/1", "conference_sizes"), ("/threads", "threads")]
     assert errors[1].message == "expected a number, got null"
+
+
+def test_check_step_rejects_what_the_schema_rejects_and_says_why():
+    payload = {"conference_sizes": [1, "x"], "threads": None, "version": "v" * (MAX_TEXT + 1), "conferences": 2}
+    verdict = check_payload(payload)
+    assert verdict.rejected == schema_rejects(payload) == {"conference_sizes", "threads", "version"}
+    assert [p.key for p in verdict.problems] == ["threads", "version", "conference_sizes"]  # catalogue order
+
+
+@pytest.mark.parametrize("payload, pointer, words", [
+    ({"version": "2.3\ud800"}, "/version", "surrogate"),
+    ({"conferences": 10**4000}, "/conferences", "4001 digits"),
+    ({"future": -10**4000}, "/future", "4001 digits"),
+    ({"k" * 5000: 1}, "/" + "k" * 80 + "…", "5000 characters"),
+])
+def test_validate_names_what_the_schema_cannot_say(payload, pointer, words):
+    # Issue 11 item 2: validate called a payload with a lone surrogate valid.
+    assert schema_errors(payload) == []
+    (finding,) = payload_errors(payload)
+    assert finding.pointer == pointer and words in finding.message
+
+
+def test_validate_calls_a_payload_with_a_lone_surrogate_invalid(tmp_path):
+    import io
+
+    from jitsi_metrics.cli import main
+
+    path = tmp_path / "stats.json"
+    path.write_bytes(b'{"version": "2.3\\ud800", "conferences": 1}')
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert main(["validate", str(path)], stdout=stdout, stderr=stderr) == 1
+    out = stdout.getvalue()
+    assert "/version" in out and "surrogate" in out and "invalid, 1 problem(s)" in out
+    out.encode("utf-8")

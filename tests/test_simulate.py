@@ -5,7 +5,7 @@ import urllib.request
 
 from jitsi_metrics.catalogue import BY_KEY
 from jitsi_metrics.samples import COUNTER
-from jitsi_metrics.schema import schema_errors
+from jitsi_metrics.check import schema_errors
 from jitsi_metrics.simulate import SimulatedBridge
 
 COUNTER_KEYS = [k for k, m in BY_KEY.items() if m.type == COUNTER]

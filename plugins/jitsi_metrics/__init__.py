@@ -1,25 +1,25 @@
 """jitsi-meet-metrics: Jitsi Videobridge statistics as metric samples.
 
-The core maps a /colibri/stats payload to samples and renders them; the front ends
+The core maps a /colibri/stats payload to metric families and renders them; the front ends
 (``jitsi-metrics telegraf``, the collectd plugin, the Prometheus exporter) wrap it.
 """
 from __future__ import annotations
 
-from .mapping import Mapped, map_payload, meta_samples
-from .problems import Problem
-from .render.influx import render_influx
-from .render.prometheus import render_prometheus
-from .samples import Sample
+from .check import Problem
+from .mapping import Mapped, map_payload, meta_families
+from .render import render
+from .samples import Family, Sample, merge_families
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Family",
     "Mapped",
     "Problem",
     "Sample",
     "__version__",
     "map_payload",
-    "meta_samples",
-    "render_influx",
-    "render_prometheus",
+    "merge_families",
+    "meta_families",
+    "render",
 ]

@@ -7,7 +7,7 @@ the metric type, the unit, a HELP text and the JVB versions that send the key.
 Kinds:
   number  a JSON number (int or float, by era) -> ``jitsi_<key>``
   bool    true/false -> a 0/1 gauge ``jitsi_<key>``
-  info    a string -> ``jitsi_<key>_info{<key>="..."} 1``
+  string  a string -> ``jitsi_<key>_info{<key>="..."} 1``
   array   a list of numbers indexed by size -> one sample per index, labelled
   ignore  known keys that carry no metric (timestamps, debug objects)
 """
@@ -19,11 +19,11 @@ from typing import Dict, Optional, Tuple
 
 from .samples import COUNTER, GAUGE
 
-PREFIX = "jitsi_"
+METRIC_PREFIX = "jitsi_"
 
 NUMBER = "number"
 BOOL = "bool"
-INFO = "info"
+STRING = "string"
 ARRAY = "array"
 IGNORE = "ignore"
 
@@ -47,9 +47,9 @@ class Metric:
 
     def __post_init__(self) -> None:
         if not self.name:
-            suffix = "_info" if self.kind == INFO else ""
-            object.__setattr__(self, "name", PREFIX + self.key + suffix)
-        if self.kind == INFO and not self.label:
+            suffix = "_info" if self.kind == STRING else ""
+            object.__setattr__(self, "name", METRIC_PREFIX + self.key + suffix)
+        if self.kind == STRING and not self.label:
             object.__setattr__(self, "label", self.key)
         help_text = f"{self.help} ({self.unit})." if self.unit else f"{self.help}."
         object.__setattr__(self, "help_text", help_text)
@@ -114,10 +114,10 @@ COLIBRI_METRICS: Tuple[Metric, ...] = (
     _g("shutting_down", "1 yes, 0 no", "Whether the bridge is shutting down (before stable-9457 only sent once true)", "stable-7210 → HEAD", kind=BOOL),
     _g("drain", "1 yes, 0 no", "Whether the bridge is in drain mode, so Jicofo avoids it for new endpoints", "stable-6865 → HEAD", kind=BOOL),
     _g("healthy", "1 yes, 0 no", "Result of the bridge's last health check", "stable-7210 → HEAD", kind=BOOL),
-    _g("version", "", "Bridge software version, as a label; the value is always 1", "2.x → HEAD", kind=INFO),
-    _g("release", "", "Configured release identifier, as a label; the value is always 1", "stable-7001 → HEAD, optional", kind=INFO),
-    _g("region", "", "Configured region, as a label; the value is always 1", "1000 → HEAD, optional", kind=INFO),
-    _g("relay_id", "", "Relay or Octo identifier, as a label; the value is always 1", "1000 → HEAD, optional", kind=INFO),
+    _g("version", "", "Bridge software version, as a label; the value is always 1", "2.x → HEAD", kind=STRING),
+    _g("release", "", "Configured release identifier, as a label; the value is always 1", "stable-7001 → HEAD, optional", kind=STRING),
+    _g("region", "", "Configured region, as a label; the value is always 1", "1000 → HEAD, optional", kind=STRING),
+    _g("relay_id", "", "Relay or Octo identifier, as a label; the value is always 1", "1000 → HEAD, optional", kind=STRING),
     # Counters (monotonic since the bridge started)
     _c("total_conferences_created", "conferences", "Conferences created since the bridge started", "785 → HEAD"),
     _c("total_conferences_completed", "conferences", "Conferences that ended since the bridge started", "785 → HEAD"),
@@ -212,4 +212,19 @@ def metric_for(key: str) -> Optional[Metric]:
 
 def unknown_metric_name(key: str) -> str:
     """``jitsi_<key>`` with anything outside ``[a-zA-Z0-9_]`` turned into ``_``."""
-    return PREFIX + _INVALID_NAME_CHARS.sub("_", key)
+    return METRIC_PREFIX + _INVALID_NAME_CHARS.sub("_", key)
+
+
+def _owners() -> Dict[str, str]:
+    owners = {m.name: "" for m in META_METRICS}
+    for metric in COLIBRI_METRICS:
+        if metric.kind != IGNORE:
+            owners[metric.name] = metric.key
+            owners.update((old, metric.key) for old in metric.legacy_names)
+    return owners
+
+
+# Every name a metric of this package can have, with the payload key that owns it ("" for
+# jitsi_up and jitsi_scrape_duration_seconds), whether or not the bridge sends that key:
+# an unknown key that would take one of these names is skipped, never exported under it.
+OWNED_NAMES: Dict[str, str] = _owners()

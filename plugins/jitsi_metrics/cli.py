@@ -22,7 +22,7 @@ def _examples(text: str) -> str:
 
 
 def cmd_once(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from .poll import Poller, all_samples
+    from .poll import Poller, all_families
 
     bridges = bridges_from_args(args, os.environ)
     with Poller(bridges, named=bool(args.name)) as poller:
@@ -32,7 +32,7 @@ def cmd_once(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             print(str(result.error), file=stderr)
         for warning in result.warnings:
             print(warning, file=stderr)
-    stdout.write(render(all_samples(results), args.format))
+    stdout.write(render(all_families(results), args.format))
     stdout.flush()
     # Exit 0 even when a bridge is down: Telegraf's inputs.exec throws away the output
     # of a failing command, and jitsi_up 0 is exactly what should reach it.
@@ -54,23 +54,23 @@ def _load_payload(source: str, args: argparse.Namespace) -> object:
 
 
 def cmd_validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from .check import payload_errors
     from .fetch import FetchError
     from .mapping import map_payload
-    from .schema import schema_errors
 
     try:
         payload = _load_payload(args.source, args)
     except (OSError, ValueError, FetchError) as exc:
         print(f"Cannot read {args.source}: {exc}", file=stderr)
         return USAGE_ERROR
-    errors = schema_errors(payload)
+    errors = payload_errors(payload)
     for error in errors:
         print(f"{args.source}: {error.pointer}: {error.message}", file=stdout)
     if errors:
         print(f"{args.source}: invalid, {len(errors)} problem(s); the fields named are skipped when polled", file=stdout)
         return 1
     mapped = map_payload(payload) if isinstance(payload, dict) else None
-    count = len(mapped.samples) if mapped else 0
+    count = sum(len(f.samples) for f in mapped.families) if mapped else 0
     print(f"{args.source}: valid, {len(payload)} keys, {count} samples", file=stdout)  # type: ignore[arg-type]
     if mapped and mapped.empty:
         print(mapped.warnings(args.source)[-1], file=stderr)
@@ -107,7 +107,7 @@ def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
 
 def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from .config import bridge_options
-    from .poll import Poller, all_samples
+    from .poll import Poller, all_families
     from .simulate import BridgeServer
 
     server = BridgeServer().start()
@@ -118,7 +118,7 @@ def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                 if number:
                     time.sleep(args.interval)
                     stdout.write("\n")
-                stdout.write(render(all_samples(poller.poll()), args.format))
+                stdout.write(render(all_families(poller.poll()), args.format))
                 stdout.flush()
     finally:
         server.stop()

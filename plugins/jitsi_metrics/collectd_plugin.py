@@ -11,14 +11,14 @@ import os
 import re
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 
-from .catalogue import ARRAY, BY_KEY, INFO, SCRAPE_DURATION, UP
+from .catalogue import ARRAY, BY_KEY, SCRAPE_DURATION, STRING, UP
 from .config import (
     BridgeOptions, ConfigError, bridge_options, check_max_bytes, check_timeout, check_unique_names, check_url,
     read_secret_file,
 )
 from .health import ERROR, WARNING, BridgeHealth
 from .poll import Poller, PollResult
-from .samples import COUNTER, Number, Sample
+from .samples import COUNTER, Family, Number, Sample
 
 PLUGIN = "jitsi"
 PREFIX = "jitsi plugin: "
@@ -122,21 +122,21 @@ def parse_config(root: Any) -> PluginConfig:
     return PluginConfig(check_unique_names(bridges), interval)
 
 
-def value_spec(sample: Sample) -> Tuple[str, str, Number]:
+def value_spec(family: Family, sample: Sample) -> Tuple[str, str, Number]:
     """(type, type instance, value) of one sample, e.g. ("gauge", "conference_sizes-3", 2).
 
     Strings (version, region, release, relay_id) become 1-valued gauges named after the
     string, collectd's nearest thing to a Prometheus ``_info`` metric.
     """
-    if sample.name == UP.name:
+    if family.name == UP.name:
         return "gauge", "up", sample.value
-    if sample.name == SCRAPE_DURATION.name:
+    if family.name == SCRAPE_DURATION.name:
         return "duration", "poll", sample.value
-    metric = BY_KEY.get(sample.key)
-    instance = sample.key
-    if metric is not None and metric.kind in (ARRAY, INFO):
-        instance = f"{sample.key}-{sample.labels[-1][1]}"  # the index or the string
-    kind = "derive" if sample.type == COUNTER else "gauge"
+    metric = BY_KEY.get(family.key)
+    instance = family.key
+    if metric is not None and metric.kind in (ARRAY, STRING):
+        instance = f"{family.key}-{sample.labels[-1][1]}"  # the index or the string
+    kind = "derive" if family.type == COUNTER else "gauge"
     return kind, _UNSAFE.sub("_", instance)[:MAX_NAME], sample.value
 
 
@@ -189,16 +189,17 @@ class CollectdPlugin:
         for result in results:
             try:
                 self._log_health(result)
-                for sample in result.samples:
-                    self.dispatch(result.bridge, sample)
+                for family in result.families:
+                    for sample in family.samples:
+                        self.dispatch(result.bridge, family, sample)
             except Exception as exc:
                 self._once(result.bridge, repr(exc), f'{PREFIX}Bridge "{result.bridge}": {exc!r}; rest of this read skipped')
 
-    def dispatch(self, bridge: str, sample: Sample) -> None:
+    def dispatch(self, bridge: str, family: Family, sample: Sample) -> None:
         """The only code that builds collectd.Values."""
-        kind, instance, value = value_spec(sample)
+        kind, instance, value = value_spec(family, sample)
         if kind == "derive" and not DERIVE_RANGE[0] <= value <= DERIVE_RANGE[1]:
-            self._once(bridge, sample.key, f'{PREFIX}Bridge "{bridge}": key "{sample.key}" is {value!r}, outside '
+            self._once(bridge, family.key, f'{PREFIX}Bridge "{bridge}": key "{family.key}" is {value!r}, outside '
                        "collectd's signed 64-bit derive range; value skipped while it stays so (reported once)")
             return
         try:
@@ -206,7 +207,7 @@ class CollectdPlugin:
                 plugin=PLUGIN, plugin_instance=bridge, type=kind, type_instance=instance, values=[value]
             ).dispatch()
         except (OverflowError, ValueError, TypeError, RuntimeError) as exc:
-            self._once(bridge, sample.key, f'{PREFIX}Bridge "{bridge}": key "{sample.key}" value {value!r} '
+            self._once(bridge, family.key, f'{PREFIX}Bridge "{bridge}": key "{family.key}" value {value!r} '
                        f"rejected by collectd ({exc}); value skipped (reported once)")
 
     def _log_health(self, result: PollResult) -> None:

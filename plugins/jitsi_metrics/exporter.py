@@ -21,16 +21,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import IO, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Dict, Optional, Sequence, Tuple
 from urllib.parse import parse_qs
 
 from .config import BridgeOptions
 from .fetch import BridgeClient, FetchTimeout
 from .health import BridgeHealth
-from .mapping import meta_samples
+from .mapping import meta_families
 from .poll import PollResult, bridge_labels, poll_bridge
 from .render.prometheus import CONTENT_TYPE, render_prometheus
-from .samples import Labels, Sample
+from .samples import merge_families
 
 TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 # Left for rendering and sending, so our answer arrives before Prometheus gives up.
@@ -115,7 +115,7 @@ class Target:
 
     def _failed(self, reason: str, seconds: float) -> PollResult:
         error = FetchTimeout(self.options.name, self.options.url, reason)
-        return PollResult(self.options.name, meta_samples(False, seconds), [], error)
+        return PollResult(self.options.name, meta_families(False, seconds), [], error)
 
 
 class Exporter:
@@ -154,13 +154,12 @@ class Exporter:
             results = [t.poll(b) for t, b in zip(targets, budgets)]
         else:
             results = list(self._pool.map(Target.poll, targets, budgets))
-        samples: List[Sample] = []
-        for result, labels in zip(results, self.labels):
-            samples.extend(_labelled(result.samples, labels))
-        return render_prometheus(samples)
+        return render_prometheus(merge_families(
+            [f.with_labels(labels) for f in result.families] for result, labels in zip(results, self.labels)
+        ))
 
     def probe(self, target: Target, timeout_header: Optional[str]) -> str:
-        return render_prometheus(target.poll(scrape_budget(target.options.timeout, timeout_header)).samples)
+        return render_prometheus(target.poll(scrape_budget(target.options.timeout, timeout_header)).families)
 
     def start(self, poll_interval: float = 0.5) -> "Exporter":
         """Serve in a thread; ``stop()`` may wait up to ``poll_interval`` for it to notice."""
@@ -187,10 +186,6 @@ class Exporter:
             self._active += delta
             if not self._active:
                 self._idle.notify_all()
-
-
-def _labelled(samples: List[Sample], labels: Labels) -> List[Sample]:
-    return [s.with_labels(labels) for s in samples] if labels else samples
 
 
 def _make_server(host: str, port: int, exporter: Exporter) -> ThreadingHTTPServer:

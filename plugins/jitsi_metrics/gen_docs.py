@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List
+from typing import Dict, List
 
-from .catalogue import ARRAY, BOOL, COLIBRI_METRICS, IGNORE, INFO, META_METRICS, Metric
+from .catalogue import ARRAY, BOOL, COLIBRI_METRICS, IGNORE, META_METRICS, STRING, Metric
+from .check import MAX_KEY, MAX_TEXT
 from .schema import SCHEMA_FILE, build_schema, render_schema
 
 METRICS_DOC = os.path.join("docs", "metrics.md")
@@ -18,7 +19,7 @@ SCHEMA_PATH = os.path.join("plugins", "jitsi_metrics", "schema", SCHEMA_FILE)
 
 
 def _shape(metric: Metric) -> str:
-    if metric.kind == INFO:
+    if metric.kind == STRING:
         return f'`{metric.name}{{{metric.label}="…"}} 1`'
     if metric.kind == ARRAY:
         return f'`{metric.name}{{{metric.label}="<index>"}}`'
@@ -70,6 +71,26 @@ def render_metrics_doc() -> str:
     lines += [f"- `{m.key}`: {m.help}." for m in ignored]
     lines += [
         "",
+        "## Fields that are skipped, and names that are kept",
+        "",
+        "Each skipped field costs that field only, with one warning naming the bridge and the key.",
+        "",
+        "- A known key of the wrong JSON type (the JSON schema has the last word).",
+        f"- A string (version, region, release, relay_id) longer than {MAX_TEXT} characters, or holding a",
+        "  lone UTF-16 surrogate (not Unicode, so not writable as UTF-8).",
+        "- An integer beyond float64 range (±1.8e308), known key or unknown: no format can carry it.",
+        "  NaN and ±Infinity (Jackson's strings or bare tokens) are kept; line protocol leaves them out.",
+        f"- An unknown key that is empty or longer than {MAX_KEY} characters.",
+        "- An unknown key whose `jitsi_<key>` name belongs to this package (`jitsi_up`,",
+        "  `jitsi_scrape_duration_seconds`, any catalogue metric such as `jitsi_version_info`, sent or",
+        "  not). Unknown keys that give one name (`a b`, `a-b`, `a_b`) keep one: the key that is its own",
+        "  name, else the smallest; the others are skipped with a warning naming both keys.",
+        "",
+        "In line protocol, a control character (newline, CR, tab …), a lone surrogate or a trailing",
+        "backslash in a tag value becomes U+FFFD, so that a line is never split or its separator",
+        "escaped; no string field is ever written. In the Prometheus text, label values escape `\\`,",
+        "`\"` and newlines, and a lone surrogate becomes U+FFFD.",
+        "",
         "Versions: JVB 1.x build numbers (785, 1000, …) and 2.x `stable/jitsi-meet_NNNN` tags",
         "(`stable-NNNN`); HEAD is the newest JVB source (2026-08).",
         "",
@@ -77,7 +98,7 @@ def render_metrics_doc() -> str:
     return "\n".join(lines)
 
 
-def generated_files() -> dict:
+def generated_files() -> Dict[str, str]:
     return {METRICS_DOC: render_metrics_doc(), SCHEMA_PATH: render_schema(build_schema())}
 
 

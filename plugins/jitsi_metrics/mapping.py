@@ -1,130 +1,134 @@
-"""Payload dict -> samples. Pure: no I/O, no clock, no state.
+"""Payload dict -> metric families. Pure: no I/O, no clock, no state.
 
 Example: ``{"conferences": 3, "healthy": true, "version": "2.3.168-g28674f78"}`` gives
 ``jitsi_conferences 3``, ``jitsi_healthy 1`` and
 ``jitsi_version_info{version="2.3.168-g28674f78"} 1``.
+
+Which fields are exported is the check step's decision (check.py); this module only
+names and shapes what passed.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple
+from typing import Any, Dict, FrozenSet, List, NamedTuple, Tuple
 
 from .catalogue import (
-    ARRAY, BOOL, BY_KEY, COLIBRI_METRICS, IGNORE, INFO, META_METRICS, NUMBER, SCRAPE_DURATION,
-    UNKNOWN_HELP, UP, Metric, unknown_metric_name,
+    ARRAY,
+    BOOL,
+    BY_KEY,
+    COLIBRI_METRICS,
+    IGNORE,
+    META_METRICS,
+    METRIC_PREFIX,
+    NUMBER,
+    OWNED_NAMES,
+    SCRAPE_DURATION,
+    STRING,
+    UNKNOWN_HELP,
+    UP,
+    Metric,
+    unknown_metric_name,
 )
-from .fields import EXPECTED, as_number, field_ok, is_number
-from .problems import EMPTY_PAYLOAD_HINT, Problem, describe_json_value
-from .samples import UNTYPED, Labels, Sample
-
-_ABSENT = object()
-# The catalogue unpacked once into plain tuples: attribute lookups cost more than the
-# rest of the per-key work.
-_CATALOGUE_ROWS = tuple((m.key, m.kind == NUMBER, m.name, m.type, m.help_text, m) for m in COLIBRI_METRICS)
+from .check import EMPTY_PAYLOAD_HINT, Problem, as_number, check_payload, is_exportable_unknown, shown
+from .samples import UNTYPED, Family, Labels, Sample
 
 
 class Mapped(NamedTuple):
-    samples: List[Sample]
+    families: List[Family]
     problems: List[Problem]
     empty: bool = False
 
     def warnings(self, bridge: str) -> List[str]:
-        """One line per dropped field, plus the hint for an empty payload."""
+        """One line per skipped field, plus the hint for an empty payload."""
         lines = [p.message(bridge) for p in self.problems]
         if self.empty:
-            lines.append(f'Bridge "{bridge}": {EMPTY_PAYLOAD_HINT}')
+            lines.append(f'Bridge "{shown(bridge)}": {EMPTY_PAYLOAD_HINT}')
         return lines
 
 
-_new_sample = tuple.__new__  # Sample(...) without NamedTuple's keyword handling: this runs per key per poll
-
-
-def _metric_samples(metric: Metric, value: Any, labels: Labels, legacy_names: bool) -> List[Sample]:
-    name, mtype, help_text, key = metric.name, metric.type, metric.help_text, metric.key
+def _metric_families(metric: Metric, value: Any, labels: Labels, legacy_names: bool) -> List[Family]:
     if metric.kind == NUMBER:
-        number = as_number(value)
-        out = [Sample(name, number, labels, mtype, help_text, key)]
-        if legacy_names:
-            out.extend(Sample(old, number, labels, mtype, help_text, key) for old in metric.legacy_names)
-        return out
-    if metric.kind == BOOL:
-        return [Sample(name, 1 if value else 0, labels, mtype, help_text, key)]
-    if metric.kind == INFO:
-        return [Sample(name, 1, labels + ((metric.label, value),), mtype, help_text, key)]
-    if metric.kind == ARRAY:
-        return [
-            Sample(name, count, labels + ((metric.label, str(index)),), mtype, help_text, key)
-            for index, count in enumerate(value)
-        ]
-    return []
+        samples = [Sample(labels, as_number(value))]
+    elif metric.kind == BOOL:
+        samples = [Sample(labels, 1 if value else 0)]
+    elif metric.kind == STRING:
+        samples = [Sample(labels + ((metric.label, value),), 1)]
+    elif metric.kind == ARRAY:
+        samples = [Sample(labels + ((metric.label, str(index)),), count) for index, count in enumerate(value)]
+    else:
+        return []
+    families = [Family(metric.name, metric.type, metric.help_text, samples, metric.key)]
+    if legacy_names:
+        families += [Family(old, metric.type, metric.help_text, samples, metric.key) for old in metric.legacy_names]
+    return families
 
 
-def _unknown_samples(payload: Dict[str, Any], labels: Labels) -> List[Sample]:
-    unknown = []
+def _clash(key: str, name: str, owner: str) -> Problem:
+    whose = f'key "{shown(owner)}"' if owner else "this package's own metric"
+    return Problem(key, "a metric name of its own", f"{name}, the name of {whose}")
+
+
+def _unknown_families(
+    payload: Dict[str, Any], rejected: FrozenSet[str], labels: Labels,
+) -> Tuple[List[Family], List[Problem]]:
+    """Untyped families for unknown numeric and boolean keys, sorted by name.
+
+    Keys that give the same name (``"a b"`` and ``"a_b"``) keep one: the key that is its
+    own name if there is one, else the smallest. A name of this package's (``jitsi_up``,
+    ``jitsi_version_info`` ...) is never taken, whether or not its key was sent.
+    """
+    by_name: Dict[str, List[str]] = {}
     for key, value in payload.items():
-        if key in BY_KEY:
+        if key in rejected or key in BY_KEY or not is_exportable_unknown(value):
             continue
-        if type(value) is bool:
-            unknown.append(Sample(unknown_metric_name(key), int(value), labels, UNTYPED, UNKNOWN_HELP, key))
-        elif is_number(value):
-            unknown.append(Sample(unknown_metric_name(key), as_number(value), labels, UNTYPED, UNKNOWN_HELP, key))
-    unknown.sort(key=lambda s: s.name)
-    return unknown
+        by_name.setdefault(unknown_metric_name(key), []).append(key)
+    families: List[Family] = []
+    problems: List[Problem] = []
+    for name in sorted(by_name):
+        keys = sorted(by_name[name], key=lambda k: (unknown_metric_name(k) != METRIC_PREFIX + k, k))
+        if name in OWNED_NAMES:
+            problems += [_clash(key, name, OWNED_NAMES[name]) for key in keys]
+            continue
+        winner = keys[0]
+        problems += [_clash(key, name, winner) for key in keys[1:]]
+        value = payload[winner]
+        number = int(value) if type(value) is bool else as_number(value)
+        families.append(Family(name, UNTYPED, UNKNOWN_HELP, [Sample(labels, number)], winner))
+    return families, problems
 
 
 def map_payload(payload: Dict[str, Any], labels: Labels = (), legacy_names: bool = False) -> Mapped:
-    """Map one /colibri/stats payload to samples, in catalogue order.
+    """Map one /colibri/stats payload to families, in catalogue order, then unknown keys.
 
-    A key the bridge did not send gives no sample. A known key of the wrong JSON type
-    is dropped with a Problem; the rest of the payload is still mapped. Unknown numeric
-    or boolean keys become untyped ``jitsi_<key>`` samples, so statistics added by a
-    newer bridge appear without a new release of this package.
+    A key the bridge did not send gives no family. A field the check step rejects is
+    skipped with a Problem; the rest of the payload is still mapped. Unknown numeric or
+    boolean keys become untyped ``jitsi_<key>`` families, so statistics added by a newer
+    bridge appear without a new release of this package.
     """
-    samples: List[Sample] = []
-    suspects: List[Metric] = []
-    found = 0
-    # Walking the catalogue rather than the payload gives a stable order for free
-    # (JVB's key order is a HashMap's) and makes plain numbers a single tuple build.
-    get = payload.get
-    append = samples.append
-    for key, is_number_kind, name, mtype, help_text, metric in _CATALOGUE_ROWS:
-        value = get(key, _ABSENT)
-        if value is _ABSENT:
+    verdict = check_payload(payload)
+    families: List[Family] = []
+    # Walking the catalogue rather than the payload gives a stable order
+    # (JVB's key order is a HashMap's).
+    rejected = verdict.rejected
+    for metric in COLIBRI_METRICS:
+        if metric.key not in payload or metric.key in rejected:
             continue
-        found += 1
-        value_type = type(value)
-        if is_number_kind and (value_type is int or value_type is float) and not legacy_names:
-            append(_new_sample(Sample, (name, value, labels, mtype, help_text, key)))
-            continue
-        kind = metric.kind
-        if kind == IGNORE:
-            continue
-        elif field_ok(kind, value):
-            samples.extend(_metric_samples(metric, value, labels, legacy_names))
-        else:
-            suspects.append(metric)
-    if found < len(payload):
-        samples.extend(_unknown_samples(payload, labels))
-    if not suspects:
-        return Mapped(samples, [], empty=not payload)
-
-    # The schema has the last word on what is invalid.
-    from .schema import schema_errors
-
-    rejected = {m.key for m in suspects} | {e.key for e in schema_errors(payload) if e.key}
-    problems = [
-        Problem(m.key, EXPECTED[m.kind], describe_json_value(payload[m.key]))
-        for m in COLIBRI_METRICS if m.key in rejected
-    ]
-    samples = [s for s in samples if s.key not in rejected or s.type == UNTYPED]
-    return Mapped(samples, problems, empty=not payload)
+        value = payload[metric.key]
+        if metric.kind == NUMBER and not legacy_names:  # most keys: one family of one sample
+            samples = [Sample(labels, as_number(value))]
+            families.append(Family(metric.name, metric.type, metric.help_text, samples, metric.key))
+        elif metric.kind != IGNORE:
+            families += _metric_families(metric, value, labels, legacy_names)
+    unknown, clashes = _unknown_families(payload, rejected, labels)
+    families += unknown
+    return Mapped([f for f in families if f.samples], verdict.problems + clashes, empty=not payload)
 
 
-def meta_samples(up: bool, duration_seconds: float, labels: Labels = ()) -> List[Sample]:
+def meta_families(up: bool, seconds: float, labels: Labels = ()) -> List[Family]:
     """``jitsi_up`` and ``jitsi_scrape_duration_seconds`` for one poll of one bridge."""
     return [
-        Sample(UP.name, 1 if up else 0, labels, UP.type, UP.help_text),
-        Sample(SCRAPE_DURATION.name, duration_seconds, labels, SCRAPE_DURATION.type, SCRAPE_DURATION.help_text),
+        Family(UP.name, UP.type, UP.help_text, [Sample(labels, 1 if up else 0)]),
+        Family(SCRAPE_DURATION.name, SCRAPE_DURATION.type, SCRAPE_DURATION.help_text, [Sample(labels, seconds)]),
     ]
 
 
-__all__ = ["META_METRICS", "Mapped", "map_payload", "meta_samples"]
+__all__ = ["META_METRICS", "Mapped", "map_payload", "meta_families"]

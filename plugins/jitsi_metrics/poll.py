@@ -1,6 +1,6 @@
 """Poll a set of bridges: fetch, map and time each one, concurrently.
 
-Every front end calls this and gets, per bridge, its samples (always including
+Every front end calls this and gets, per bridge, its metric families (always
 ``jitsi_up`` and ``jitsi_scrape_duration_seconds``), the warnings about dropped fields
 and the fetch error, if any. What to do with them is the front end's business.
 """
@@ -11,15 +11,15 @@ from typing import Callable, List, NamedTuple, Optional, Sequence
 
 from .config import BridgeOptions
 from .fetch import BridgeClient, FetchError
-from .mapping import map_payload, meta_samples
-from .samples import Labels, Sample
+from .mapping import map_payload, meta_families
+from .samples import Family, Labels, merge_families
 
 BRIDGE_LABEL = "bridge"
 
 
 class PollResult(NamedTuple):
     bridge: str
-    samples: List[Sample]
+    families: List[Family]
     warnings: List[str]
     error: Optional[FetchError]
 
@@ -45,13 +45,13 @@ def poll_bridge(
     try:
         payload = client.fetch(timeout)
     except FetchError as error:
-        return PollResult(name, meta_samples(False, clock() - start, labels), [], error)
+        return PollResult(name, meta_families(False, clock() - start, labels), [], error)
     except Exception as exc:  # a bug here must cost this bridge only, never the others
         error = FetchError(name, client.options.url, f"unexpected {type(exc).__name__}: {exc}")
-        return PollResult(name, meta_samples(False, clock() - start, labels), [], error)
+        return PollResult(name, meta_families(False, clock() - start, labels), [], error)
     mapped = map_payload(payload, labels, legacy_names=legacy_names)
-    samples = meta_samples(True, clock() - start, labels) + mapped.samples
-    return PollResult(name, samples, mapped.warnings(name), None)
+    families = meta_families(True, clock() - start, labels) + mapped.families
+    return PollResult(name, families, mapped.warnings(name), None)
 
 
 class Poller:
@@ -90,5 +90,5 @@ class Poller:
         self.close()
 
 
-def all_samples(results: Sequence[PollResult]) -> List[Sample]:
-    return [s for r in results for s in r.samples]
+def all_families(results: Sequence[PollResult]) -> List[Family]:
+    return merge_families(r.families for r in results)

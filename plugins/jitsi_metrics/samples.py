@@ -1,10 +1,12 @@
-"""The sample record every part of the package passes around.
+"""The records every part of the package passes around: metric families and their samples.
 
+A family is one metric (name, type, HELP) with the samples of one or several bridges, as
+in prometheus_client's ``Metric``; renderers write its header once, then its samples.
 This module imports nothing from the package, so every other module can depend on it.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple, Union
+from typing import Dict, Iterable, List, NamedTuple, Tuple, Union
 
 Number = Union[int, float]
 Labels = Tuple[Tuple[str, str], ...]
@@ -15,22 +17,45 @@ UNTYPED = "untyped"
 
 
 class Sample(NamedTuple):
-    """One value of one metric, e.g. ``jitsi_conferences{bridge="meet1"} 3``.
+    """One value of a family, e.g. the ``{bridge="meet1"} 3`` of ``jitsi_conferences``."""
 
-    ``key`` is the payload key the value came from (``conference_sizes`` for
-    ``jitsi_conference_sizes{conference_size="3"}``); front ends that name values after
-    the bridge's own keys (collectd's type instance, Influx fields) use it.
+    labels: Labels
+    value: Number
+
+
+class Family(NamedTuple):
+    """One metric and its samples, e.g. ``jitsi_conferences`` (gauge) with one sample per bridge.
+
+    ``key`` is the payload key the values came from (``conference_sizes`` for
+    ``jitsi_conference_sizes``; "" for this package's own metrics such as ``jitsi_up``):
+    collectd names its type instances after it.
     """
 
     name: str
-    value: Number
-    labels: Labels = ()
-    type: str = UNTYPED
-    help: str = ""
+    type: str
+    help: str
+    samples: List[Sample]
     key: str = ""
 
-    def with_labels(self, extra: Labels) -> "Sample":
-        """The same sample with ``extra`` labels put in front of its own."""
+    def with_labels(self, extra: Labels) -> "Family":
+        """The same family with ``extra`` labels put in front of every sample's own."""
         if not extra:
             return self
-        return self._replace(labels=extra + self.labels)
+        return self._replace(samples=[Sample(extra + s.labels, s.value) for s in self.samples])
+
+
+def merge_families(groups: Iterable[Iterable[Family]]) -> List[Family]:
+    """Families of several bridges merged by name, in first-seen order, samples in group order.
+
+    The first family of a name gives the header; the catalogue and the mapper make sure
+    that one name never stands for two types.
+    """
+    merged: Dict[str, Family] = {}
+    for group in groups:
+        for family in group:
+            known = merged.get(family.name)
+            if known is None:
+                merged[family.name] = family._replace(samples=list(family.samples))
+            else:
+                known.samples.extend(family.samples)
+    return list(merged.values())

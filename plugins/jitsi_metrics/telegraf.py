@@ -23,7 +23,7 @@ from typing import IO, Any, Callable, Dict, List, Optional
 from .bridge_args import add_bridge_arguments, bridges_from_args
 from .config import ConfigError
 from .health import ERROR, INFO, WARNING, BridgeHealth
-from .poll import Poller, all_samples
+from .poll import Poller, all_families
 from .render import FORMATS, render
 PREFIXES = {ERROR: "E! ", WARNING: "W! ", INFO: "I! "}
 CONFIG_ERROR = 2
@@ -71,7 +71,7 @@ def run(poller: Poller, stdin: IO[str], stdout: IO[str], stderr: IO[str], fmt: s
         for result in results:
             for level, line in healths[result.bridge].update(result):
                 log(stderr, level, line)
-        stdout.write(render(all_samples(results), fmt, int(stamp * 1e9)))
+        stdout.write(render(all_families(results), fmt, int(stamp * 1e9)))
         # Telegraf reads a pipe: without the flush the batch sits in our buffer.
         stdout.flush()
 

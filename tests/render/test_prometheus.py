@@ -6,9 +6,10 @@ import subprocess
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from jitsi_metrics.mapping import map_payload, meta_samples
+from jitsi_metrics.mapping import map_payload, meta_families
+from jitsi_metrics.render import render
 from jitsi_metrics.render.prometheus import escape_help, escape_label_value, format_value, render_prometheus
-from jitsi_metrics.samples import COUNTER, GAUGE, Sample
+from jitsi_metrics.samples import COUNTER, GAUGE, Family, Sample, merge_families
 
 from conftest import load_json, require_tool
 from payload_cases import all_payload_files, case_id
@@ -30,6 +31,7 @@ def test_escape_help(text, escaped):
     ("c:\\path", "c:\\\\path"),
     ("a\nb", "a\\nb"),
     ("ünïcode", "ünïcode"),
+    ("2.3\ud800", "2.3\ufffd"),
 ])
 def test_escape_label_value(text, escaped):
     assert escape_label_value(text) == escaped
@@ -45,12 +47,12 @@ def test_format_value(value, text):
 
 
 def test_one_help_and_type_per_family_across_bridges():
-    samples = [
-        Sample("jitsi_conferences", 1, (("bridge", "a"),), GAUGE, "Conferences"),
-        Sample("jitsi_total_bytes_sent", 5, (("bridge", "a"),), COUNTER, "Bytes"),
-        Sample("jitsi_conferences", 2, (("bridge", "b"),), GAUGE, "Conferences"),
+    bridge_a = [
+        Family("jitsi_conferences", GAUGE, "Conferences", [Sample((("bridge", "a"),), 1)]),
+        Family("jitsi_total_bytes_sent", COUNTER, "Bytes", [Sample((("bridge", "a"),), 5)]),
     ]
-    assert render_prometheus(samples) == (
+    bridge_b = [Family("jitsi_conferences", GAUGE, "Conferences", [Sample((("bridge", "b"),), 2)])]
+    assert render_prometheus(merge_families([bridge_a, bridge_b])) == (
         "# HELP jitsi_conferences Conferences\n"
         "# TYPE jitsi_conferences gauge\n"
         'jitsi_conferences{bridge="a"} 1\n'
@@ -69,9 +71,12 @@ NASTY_LABELS = ['quote"d', "back\\slash", "new\nline", "both\\\"\n", "ünï €"
 
 
 def test_round_trip_through_a_parser():
-    samples = [Sample("jitsi_version_info", 1, (("version", v),), GAUGE, "Help with \\ and\nnewline") for v in NASTY_LABELS]
-    samples.append(Sample("jitsi_rtt_aggregate", float("nan"), (), GAUGE, "RTT"))
-    samples.append(Sample("jitsi_stress_level", float("inf"), (), GAUGE, "Stress"))
+    samples = [
+        Family("jitsi_version_info", GAUGE, "Help with \\ and\nnewline",
+               [Sample((("version", v),), 1) for v in NASTY_LABELS]),
+        Family("jitsi_rtt_aggregate", GAUGE, "RTT", [Sample((), float("nan"))]),
+        Family("jitsi_stress_level", GAUGE, "Stress", [Sample((), float("inf"))]),
+    ]
     families = {f.name: f for f in text_string_to_metric_families(render_prometheus(samples))}
     info = families["jitsi_version_info"]
     assert info.documentation == "Help with \\ and\nnewline"
@@ -97,7 +102,7 @@ def assert_no_parse_errors(result: subprocess.CompletedProcess) -> None:
 def test_promtool_accepts_every_payload_rendered(path):
     labels = (("bridge", 'meet "1"\\x'),)
     mapped = map_payload(load_json(path), labels)
-    text = render_prometheus(meta_samples(True, 0.01, labels) + mapped.samples)
+    text = render_prometheus(meta_families(True, 0.01, labels) + mapped.families)
     assert_no_parse_errors(promtool_check(text))
 
 
@@ -110,10 +115,13 @@ def test_promtool_catches_a_parse_error():
 
 @pytest.mark.integration
 def test_promtool_accepts_nasty_labels_and_non_finite_values():
-    samples = [Sample("jitsi_version_info", 1, (("version", v), ("bridge", v)), GAUGE, "Info \\ \n") for v in NASTY_LABELS]
-    samples += [Sample("jitsi_rtt_aggregate", x, (), GAUGE, "RTT (ms)") for x in (float("nan"),)]
-    samples += [Sample("jitsi_stress_level", float("-inf"), (), GAUGE, "Stress")]
-    assert_no_parse_errors(promtool_check(render_prometheus(samples)))
+    families = [
+        Family("jitsi_version_info", GAUGE, "Info \\ \n",
+               [Sample((("version", v), ("bridge", v)), 1) for v in NASTY_LABELS]),
+        Family("jitsi_rtt_aggregate", GAUGE, "RTT (ms)", [Sample((), float("nan"))]),
+        Family("jitsi_stress_level", GAUGE, "Stress", [Sample((), float("-inf"))]),
+    ]
+    assert_no_parse_errors(promtool_check(render_prometheus(families)))
 
 
 def test_round_trip_through_a_strict_parser():
@@ -121,13 +129,13 @@ def test_round_trip_through_a_strict_parser():
 
     labels = (("bridge", 'meet "1" \\ x\ny'),)
     for path in all_payload_files():
-        samples = meta_samples(True, 0.25, labels) + map_payload(load_json(path), labels).samples
-        families = parse(render_prometheus(samples))
+        ours = meta_families(True, 0.25, labels) + map_payload(load_json(path), labels).families
+        families = parse(render_prometheus(ours))
         got = {(s.name, s.labels): s.value for f in families.values() for s in f.samples}
-        assert got == {(s.name, s.labels): float(s.value) for s in samples}, path.name
-        for sample in samples:
-            assert families[sample.name].type == sample.type
-            assert families[sample.name].help == sample.help
+        assert got == {(f.name, s.labels): float(s.value) for f in ours for s in f.samples}, path.name
+        for family in ours:
+            assert families[family.name].type == family.type
+            assert families[family.name].help == family.help
 
 
 @pytest.mark.parametrize("bad", [
@@ -142,3 +150,38 @@ def test_the_strict_parser_rejects_what_promtool_rejects(bad):
 
     with pytest.raises(ValueError):
         parse(bad)
+
+
+def test_timestamp_on_every_sample_line_and_headers_optional():
+    families = meta_families(True, 0.5, (("bridge", "b"),)) + map_payload({"conference_sizes": [2, 1]}).families
+    text = render(families, "prometheus", timestamp_ms=1700000000123)
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert len(samples) == 4 and all(line.endswith(" 1700000000123") for line in samples)
+    parsed = {s.name: s for f in text_string_to_metric_families(text) for s in f.samples}
+    assert parsed["jitsi_up"].timestamp == 1700000000.123
+    bare = render(families, "prometheus", headers=False)
+    assert "#" not in bare and bare.splitlines() == [line.rsplit(" ", 1)[0] for line in samples]
+
+
+# Issue 11, item 2: whatever the strings, rendering never raises and is valid UTF-8.
+def test_lone_surrogates_never_make_rendering_raise():
+    labels = (("bridge", "b\udfff"),)
+    families = [Family("jitsi_version_info", GAUGE, "Version", [Sample(labels + (("version", "2.3\ud800"),), 1)])]
+    text = render(families, "prometheus")
+    text.encode("utf-8")
+    (family,) = text_string_to_metric_families(text)
+    assert family.samples[0].labels == {"bridge": "b\ufffd", "version": "2.3\ufffd"}
+
+
+# Issue 11, items 3 and 7, through the whole core and promtool.
+@pytest.mark.integration
+def test_promtool_accepts_hostile_unknown_keys_and_huge_integers():
+    payload = {"up": 0, "scrape_duration_seconds": 99, "version_info": 7, "a b": 1, "a_b": 2,
+               "conferences": 10**4000, "future": 10**4000, "version": "2.3\ud800", "k" * 5000: 1, "": 3}
+    families = merge_families([meta_families(True, 0.1) + map_payload(payload).families])
+    text = render(families, "prometheus")
+    assert_no_parse_errors(promtool_check(text))
+    series = [line.split(" ")[0] for line in text.splitlines() if not line.startswith("#")]
+    assert len(series) == len(set(series))
+    parsed = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert parsed == {"jitsi_up": 1, "jitsi_scrape_duration_seconds": 0.1, "jitsi_a_b": 2}

@@ -1,17 +1,19 @@
-"""Samples -> Prometheus text exposition format 0.0.4. Pure.
+"""Families -> Prometheus text exposition format 0.0.4. Pure.
 
-Families are written in the order their first sample appears, each with one HELP and
-one TYPE line before its samples, so samples of several bridges interleave correctly.
+Each family is written as given: its ``# HELP`` and ``# TYPE`` lines, then its samples.
+Output is always valid UTF-8: a lone UTF-16 surrogate in a label value becomes U+FFFD.
 """
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from typing import Dict, Iterable, List
+import re
+from typing import Iterable, List, Optional
 
-from ..samples import Labels, Number, Sample
+from ..samples import Family, Labels, Number
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def escape_help(text: str) -> str:
@@ -21,6 +23,8 @@ def escape_help(text: str) -> str:
 
 
 def escape_label_value(value: str) -> str:
+    if not value.isascii():
+        value = _SURROGATE.sub("\ufffd", value)
     if "\\" not in value and '"' not in value and "\n" not in value:
         return value
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -37,65 +41,30 @@ def format_value(value: Number) -> str:
     return repr(value)
 
 
-def _labelled_line(name: str, labels: Labels, value_text: str) -> str:
-    pairs = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in labels)
-    return f"{name}{{{pairs}}} {value_text}"
+def _label_set(labels: Labels) -> str:
+    return "{" + ",".join(f'{k}="{escape_label_value(v)}"' for k, v in labels) + "}"
 
 
-@lru_cache(maxsize=4096)
-def _header(name: str, help_text: str, mtype: str) -> str:
-    # Memoised: the same families come back on every poll, and building their
-    # header costs more than their samples.
-    if help_text:
-        return f"# HELP {name} {escape_help(help_text)}\n# TYPE {name} {mtype}"
-    return f"# TYPE {name} {mtype}"
+def render_prometheus(families: Iterable[Family], timestamp_ms: Optional[int] = None, headers: bool = True) -> str:
+    """Text format 0.0.4 ending with a newline; "" for no families.
 
-
-@lru_cache(maxsize=4096)
-def _header_and_name(name: str, help_text: str, mtype: str) -> str:
-    return f"{_header(name, help_text, mtype)}\n{name} "
-
-
-def _grouped(samples: Iterable[Sample]) -> List[Sample]:
-    """Samples reordered so each family is contiguous, families in first-seen order."""
-    families: Dict[str, List[Sample]] = {}
-    for sample in samples:
-        family = families.get(sample.name)
-        if family is None:
-            families[sample.name] = [sample]
-        else:
-            family.append(sample)
-    return [s for members in families.values() for s in members]
-
-
-def render_prometheus(samples: Iterable[Sample]) -> str:
-    """Text format 0.0.4 ending with a newline; "" for no samples.
-
-    Samples of one family may come from several bridges, interleaved with other
-    families; they are grouped so that each family has one HELP and TYPE block.
+    ``timestamp_ms`` puts that timestamp (milliseconds since the epoch) on every sample
+    line; ``headers=False`` leaves out the ``# HELP`` and ``# TYPE`` lines.
     """
-    ordered = samples if isinstance(samples, list) else list(samples)
+    suffix = "" if timestamp_ms is None else f" {timestamp_ms}"
     lines: List[str] = []
-    append = lines.append
-    seen = set()
-    current = None
-    for name, value, labels, mtype, help_text, _ in ordered:
-        value_text = str(value) if type(value) is int else format_value(value)
-        if name != current:
-            if name in seen:
-                return render_prometheus(_grouped(ordered))
-            seen.add(name)
-            current = name
-            if not labels:
-                # The common case, one unlabelled sample: header and name in one piece.
-                append(_header_and_name(name, help_text, mtype) + value_text)
-                continue
-            append(_header(name, help_text, mtype))
-        if labels:
-            append(_labelled_line(name, labels, value_text))
-        else:
-            append(f"{name} {value_text}")
+    for family in families:
+        name = family.name
+        if headers and family.help:
+            lines.append(f"# HELP {name} {escape_help(family.help)}\n# TYPE {name} {family.type}")
+        elif headers:
+            lines.append(f"# TYPE {name} {family.type}")
+        for labels, value in family.samples:
+            if labels:
+                lines.append(f"{name}{_label_set(labels)} {format_value(value)}{suffix}")
+            else:
+                lines.append(f"{name} {format_value(value)}{suffix}")
     if not lines:
         return ""
-    append("")
+    lines.append("")
     return "\n".join(lines)
