@@ -107,8 +107,6 @@ def test_expected_files_parse_strictly(name: str) -> None:
     assert points and all(p.measurement == "jitsi" for p in points)
 
 
-@pytest.mark.xfail(strict=True, reason="render/influx.py writes a newline of a tag value as it is, which ends the "
-                                       "line; line protocol cannot carry one (to fix in plugins/, then drop this mark)")
 def test_newline_in_a_bridge_string_cannot_break_line_protocol(tmp_path: Path) -> None:
     import lineproto
 
