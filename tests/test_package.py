@@ -11,22 +11,23 @@ from conftest import REPO, child_env, missing
 
 def test_public_names_are_the_documented_ones_and_work_together():
     assert sorted(jitsi_metrics.__all__) == [
-        "Mapped", "Problem", "Sample", "__version__", "map_payload", "meta_samples", "render_influx",
-        "render_prometheus",
+        "Family", "Mapped", "Problem", "Sample", "__version__", "map_payload", "merge_families", "meta_families",
+        "render",
     ]
     assert jitsi_metrics.__version__ == importlib.metadata.version("jitsi-meet-metrics")
     # The package's front door alone is enough to go from a payload to both outputs.
     mapped = jitsi_metrics.map_payload({"conferences": 3, "healthy": True, "conference_sizes": "[]"})
     assert isinstance(mapped, jitsi_metrics.Mapped)
-    assert all(isinstance(s, jitsi_metrics.Sample) for s in mapped.samples)
+    assert all(isinstance(f, jitsi_metrics.Family) for f in mapped.families)
+    assert all(isinstance(s, jitsi_metrics.Sample) for f in mapped.families for s in f.samples)
     (problem,) = mapped.problems
     assert isinstance(problem, jitsi_metrics.Problem) and problem.key == "conference_sizes"
-    samples = jitsi_metrics.meta_samples(True, 0.5) + mapped.samples
-    text = jitsi_metrics.render_prometheus(samples)
+    families = jitsi_metrics.merge_families([jitsi_metrics.meta_families(True, 0.5), mapped.families])
+    text = jitsi_metrics.render(families, "prometheus")
     assert [line for line in text.splitlines() if not line.startswith("#")] == [
         "jitsi_up 1", "jitsi_scrape_duration_seconds 0.5", "jitsi_conferences 3", "jitsi_healthy 1",
     ]
-    assert jitsi_metrics.render_influx(samples, 1_700_000_000_000_000_000) == (
+    assert jitsi_metrics.render(families, "influx", 1_700_000_000_000_000_000) == (
         "jitsi up=1i,scrape_duration_seconds=0.5,conferences=3i,healthy=1i 1700000000000000000\n"
     )
 
