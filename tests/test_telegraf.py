@@ -16,16 +16,17 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
 from conftest import REPO, child_env, load_json, real_payload_files
+from waiting import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 from telegraf_helpers import PLACEHOLDER_URL, SNIPPETS, console_script, expected_samples, parse_line_protocol
 
 from jitsi_metrics.cli import main
 from jitsi_metrics.config import bridge_options
-from jitsi_metrics.poll import Poller
+from jitsi_metrics.runtime import Runtime
 from jitsi_metrics.render.influx import render_influx
 from jitsi_metrics.render.prometheus import render_prometheus
 from jitsi_metrics.simulate import SimulatedBridge
-from jitsi_metrics.telegraf import parse_duration, run
+from jitsi_metrics.telegraf import parse_duration, reporter, run
 
 SNAPSHOT = json.dumps(SimulatedBridge(seed=7).stats(1_700_000_000.0)).encode()
 
@@ -51,27 +52,42 @@ class FlushRecorder(io.StringIO):
 
 
 class ScriptedStdin:
-    """stdin whose every line first runs a step (e.g. breaking the bridge); EOF after the last."""
+    """stdin like Telegraf's: the next line only once the previous batch is out, each
+    line first running a step (e.g. breaking the bridge); EOF after the last batch.
 
-    def __init__(self, steps: Iterable[Callable[[], None]]) -> None:
+    Lines written while a batch runs are coalesced (as Telegraf's own shim does), so
+    a test that wants one batch per line must wait for each batch like Telegraf does.
+    """
+
+    def __init__(self, steps: Iterable[Callable[[], None]], stdout: "FlushRecorder") -> None:
         self._steps = list(steps)
+        self._stdout = stdout
+        self._given = 0
 
     def readline(self) -> str:
+        if self._given:
+            wait_until(lambda: len(self._stdout.batches) >= self._given, 10, what=f"batch {self._given}")
         if not self._steps:
             return ""
         self._steps.pop(0)()
+        self._given += 1
         return "\n"
+
+
+def lines(count: int) -> Callable[["FlushRecorder"], ScriptedStdin]:
+    return lambda stdout: ScriptedStdin([lambda: None] * count, stdout)
 
 
 def fault(server: object, mode: Optional[str]) -> Callable[[], None]:
     return lambda: setattr(server, "fault", mode)
 
 
-def run_loop(url: str, stdin: object, fmt: str = "prometheus", interval: Optional[float] = None,
-             name: Optional[str] = None):
+def run_loop(url: str, stdin: Callable[["FlushRecorder"], object], fmt: str = "prometheus",
+             interval: Optional[float] = None, name: Optional[str] = None):
     stdout, stderr = FlushRecorder(), io.StringIO()
-    with Poller([bridge_options(url, name=name, timeout=2)], named=name is not None) as poller:
-        code = run(poller, stdin, stdout, stderr, fmt, interval)  # type: ignore[arg-type]
+    with Runtime([bridge_options(url, name=name, timeout=2)], named=name is not None,
+                 report=reporter(stderr)) as runtime:
+        code = run(runtime, stdin(stdout), stdout, stderr, fmt, interval)  # type: ignore[arg-type]
     return code, stdout, stderr.getvalue().splitlines()
 
 
@@ -99,7 +115,7 @@ def test_interval_rejects_what_telegraf_would_not_accept(text: str) -> None:
 
 def test_each_line_polls_once_and_flushes_one_batch_that_matches_the_core(bridge_server) -> None:
     bridge_server.payload = SNAPSHOT
-    code, stdout, log = run_loop(bridge_server.url, io.StringIO("\n\n\n"))
+    code, stdout, log = run_loop(bridge_server.url, lines(3))
     assert code == 0
     assert bridge_server.requests == 3
     assert len(stdout.batches) == 3 and stdout.unflushed == ""
@@ -113,7 +129,7 @@ def test_each_line_polls_once_and_flushes_one_batch_that_matches_the_core(bridge
 
 def test_influx_batches_carry_one_timestamp_and_the_core_values(bridge_server) -> None:
     bridge_server.payload = SNAPSHOT
-    code, stdout, _ = run_loop(bridge_server.url, io.StringIO("\n\n"), fmt="influx", name="meet1")
+    code, stdout, _ = run_loop(bridge_server.url, lines(2), fmt="influx", name="meet1")
     assert code == 0 and len(stdout.batches) == 2
     for batch in stdout.batches:
         stamps = {p.timestamp for p in parse_line_protocol(batch)}
@@ -132,16 +148,16 @@ def loop_on_a_pipe(url: str, interval: Optional[float] = None) -> Iterator[Tuple
     read_fd, write_fd = os.pipe()
     stdin = os.fdopen(read_fd, "r")
     stdout, stderr = FlushRecorder(), io.StringIO()
-    poller = Poller([bridge_options(url)])
+    runtime = Runtime([bridge_options(url)], report=reporter(stderr))
     codes: List[int] = []
-    thread = threading.Thread(target=lambda: codes.append(run(poller, stdin, stdout, stderr, "prometheus", interval)))
+    thread = threading.Thread(target=lambda: codes.append(run(runtime, stdin, stdout, stderr, "prometheus", interval)))
     thread.start()
     try:
         yield write_fd, stdout
     finally:
         os.close(write_fd)
         thread.join(5)
-        poller.close()
+        runtime.close()
         stdin.close()
     assert not thread.is_alive() and codes == [0]
 
@@ -170,7 +186,7 @@ def test_a_failing_bridge_is_logged_when_it_goes_bad_and_when_it_recovers(bridge
     steps = [fault(bridge_server, None), fault(bridge_server, "html-500"), fault(bridge_server, "html-500"),
              fault(bridge_server, "html-500"), fault(bridge_server, "not-json"), fault(bridge_server, None),
              fault(bridge_server, None)]
-    code, stdout, log = run_loop(bridge_server.url, ScriptedStdin(steps), name="meet1")
+    code, stdout, log = run_loop(bridge_server.url, lambda out: ScriptedStdin(steps, out), name="meet1")
     assert code == 0  # a bridge that is down never ends the process
     ups = [{s.labels["bridge"]: s.value for f in text_string_to_metric_families(b) if f.name == "jitsi_up"
             for s in f.samples}["meet1"] for b in stdout.batches]
@@ -187,7 +203,7 @@ def test_a_failing_bridge_is_logged_when_it_goes_bad_and_when_it_recovers(bridge
 def test_a_bridge_that_refuses_connections_is_reported_once(bridge_server) -> None:
     url = bridge_server.url
     bridge_server.stop()  # nothing listens on the port any more
-    code, stdout, log = run_loop(url, io.StringIO("\n" * 4))
+    code, stdout, log = run_loop(url, lines(4))
     assert code == 0 and len(stdout.batches) == 4
     assert all("\njitsi_up 0\n" in b for b in stdout.batches)
     errors = [line for line in log if line.startswith("E! ")]
@@ -198,7 +214,7 @@ def test_a_bridge_that_refuses_connections_is_reported_once(bridge_server) -> No
 def test_dropped_fields_are_warned_about_once_not_every_poll(bridge_server) -> None:
     path = next(p for p in real_payload_files() if "legacy" in p.name)
     bridge_server.payload = path.read_bytes()
-    code, stdout, log = run_loop(bridge_server.url, io.StringIO("\n" * 3))
+    code, stdout, log = run_loop(bridge_server.url, lines(3))
     warnings = [line for line in log if line.startswith("W! ")]
     assert code == 0 and len(stdout.batches) == 3
     assert warnings and len(warnings) == len(set(warnings))
