@@ -5,7 +5,7 @@ import json
 import os
 import socket
 import subprocess
-import threading
+import sys
 import time
 
 import pytest
@@ -231,14 +231,31 @@ def test_deeply_nested_json_is_not_json_not_a_crash(bridge_server, client_for):
         client_for(bridge_server).fetch()
 
 
-def test_one_watchdog_thread_for_every_client_gone_when_the_last_closes(bridge_server):
-    def watchdogs():
-        return [t for t in threading.enumerate() if t.name == "jitsi-fetch-watchdog"]
+WATCHDOG_THREADS = """
+import sys, threading
+from jitsi_metrics.config import bridge_options
+from jitsi_metrics.fetch import BridgeClient
+from waiting import wait_until
 
-    made = [BridgeClient(bridge_options(bridge_server.url, name=f"b{i}")) for i in range(3)]
-    for client in made:
-        client.fetch()
-    assert len(watchdogs()) == 1
-    for client in made:
-        client.close()
-    wait_until(lambda: not watchdogs(), what="the watchdog thread to end")
+def watchdogs():
+    return [t for t in threading.enumerate() if t.name == "jitsi-fetch-watchdog"]
+
+made = [BridgeClient(bridge_options(sys.argv[1], name=f"b{i}")) for i in range(3)]
+for client in made:
+    client.fetch()
+print(len(watchdogs()))
+for client in made:
+    client.close()
+wait_until(lambda: not watchdogs(), what="the watchdog thread to end")
+print(len(watchdogs()), threading.active_count())
+"""
+
+
+def test_one_watchdog_thread_for_every_client_gone_when_the_last_closes(bridge_server):
+    # In a process of its own: the watchdog is shared by every client of the process.
+    # Before, each client started a watchdog thread that never ended.
+    env = child_env(PYTHONPATH=os.pathsep.join([str(REPO / "plugins"), str(REPO / "tests")]))
+    done = subprocess.run([sys.executable, "-c", WATCHDOG_THREADS, bridge_server.url], capture_output=True,
+                          text=True, env=env, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "0", "1"]

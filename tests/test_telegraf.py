@@ -365,3 +365,50 @@ def test_usage_errors_are_one_telegraf_error_line(capsys):
     assert exit.value.code == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("E! jitsi-metrics telegraf: argument --format")
+
+
+# --- triggers and signals never cut or multiply batches (issue 10) -----------------------
+
+def test_newlines_queued_behind_a_slow_bridge_give_at_most_one_more_batch(bridge_server) -> None:
+    # Telegraf's own execd shim keeps a buffer of one trigger; before, each of the five
+    # newlines that queued up behind a slow bridge was replayed as a batch of its own.
+    served = bridge_server.body
+
+    def slow_body() -> bytes:
+        time.sleep(0.3)
+        return served()
+
+    bridge_server.body = slow_body  # type: ignore[method-assign]
+    with loop_on_a_pipe(bridge_server.url) as (write_fd, stdout):
+        os.write(write_fd, b"\n" * 5)
+        wait_until(lambda: stdout.batches, what="the first batch")
+    assert 1 <= len(stdout.batches) <= 2
+    assert bridge_server.requests == len(stdout.batches)
+
+
+def pipe_bytes(stream) -> int:
+    import fcntl
+    import struct
+    import termios
+
+    return int(struct.unpack("i", fcntl.ioctl(stream.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_blocked_write_still_gives_whole_batches(bridge_server, signum: int) -> None:
+    # The batch is far larger than the pipe, so the write blocks until we read. Before,
+    # the signal handler raised inside that write and Telegraf got half a batch.
+    payload = json.dumps({f"k{i:05d}": i for i in range(20000)}).encode()
+    bridge_server.payload = payload
+    expected = render_prometheus(expected_samples(payload))
+    proc = start("--url", bridge_server.url)
+    try:
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        wait_until(lambda: pipe_bytes(proc.stdout) >= 65536, 20, what="the pipe to fill with the batch")
+        proc.send_signal(signum)
+        out = proc.stdout.read().decode()  # unblocks the write; EOF once the process ends
+    finally:
+        log = finish(proc)
+    assert proc.returncode == 0, log
+    assert without_duration(out) == without_duration(expected)

@@ -25,7 +25,7 @@ from typing import IO, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import parse_qs
 
 from .config import DEFAULT_CONCURRENCY, BridgeOptions, redact_url
-from .health import Event
+from .health import ERROR, NOTICE, WARNING, Event
 from .logtext import MAX_LINE, loggable
 from .render.prometheus import CONTENT_TYPE, render_prometheus
 from .runtime import Runtime, bridge_labels
@@ -37,6 +37,8 @@ TIMEOUT_MARGIN = 0.25
 # that would make the poll every concurrent scrape shares fail): it is ignored.
 SANE_SCRAPE_TIMEOUT = (0.1, 86400.0)
 TEXT = "text/plain; charset=utf-8"
+# Health event level -> logfmt level, as Prometheus' own programs spell them.
+LOG_LEVELS = {ERROR: "error", WARNING: "warn", NOTICE: "info"}
 
 
 def log_line(stream: IO[str], level: str, message: str) -> None:
@@ -97,7 +99,7 @@ class Exporter:
         self._thread: Optional[threading.Thread] = None
 
     def _report(self, bridge: str, event: Event) -> None:
-        log_line(self.log, event.level, event.message)
+        log_line(self.log, LOG_LEVELS[event.level], event.message)
 
     @property
     def address(self) -> Tuple[str, int]:
