@@ -126,6 +126,7 @@ if __name__ == "__main__":  # python3 hostile_bridge.py MODE: fetch from it with
         except FetchError as error:
             outcome = {"error": type(error).__name__, "message": str(error)}
     import resource
+
     import urllib3
 
     outcome.update(seconds=time.monotonic() - started, urllib3=urllib3.__version__,

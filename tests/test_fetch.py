@@ -12,7 +12,6 @@ import pytest
 import requests
 from conftest import REPO, child_env, missing
 from hostile_bridge import HostileBridge
-from waiting import wait_until
 
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.fetch import (
@@ -235,7 +234,6 @@ WATCHDOG_THREADS = """
 import sys, threading
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.fetch import BridgeClient
-from waiting import wait_until
 
 def watchdogs():
     return [t for t in threading.enumerate() if t.name == "jitsi-fetch-watchdog"]

@@ -7,7 +7,6 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
-from waiting import wait_until
 
 from jitsi_metrics import runtime as runtime_module
 from jitsi_metrics.config import bridge_options
@@ -15,6 +14,7 @@ from jitsi_metrics.fetch import FetchStatusError, FetchTimeout
 from jitsi_metrics.health import ERROR, NOTICE, Event
 from jitsi_metrics.runtime import PollBug, Runtime, bridge_labels
 from jitsi_metrics.simulate import BridgeServer
+from waiting import wait_until
 
 
 class Recorder:

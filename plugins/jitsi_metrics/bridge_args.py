@@ -6,7 +6,14 @@ import dataclasses
 from typing import List, Mapping, Optional
 
 from .config import (
-    DEFAULT_CONCURRENCY, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, BridgeOptions, ConfigError, bridge_options, check_unique_names, read_secret,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    BridgeOptions,
+    ConfigError,
+    bridge_options,
+    check_unique_names,
+    read_secret,
 )
 
 
@@ -19,7 +26,8 @@ def _positive_int(text: str) -> int:
 def add_bridge_arguments(parser: argparse.ArgumentParser, url_required: bool = True) -> None:
     group = parser.add_argument_group("bridges")
     group.add_argument("--url", action="append", required=url_required, metavar="URL",
-                       help="a bridge's statistics URL, e.g. http://127.0.0.1:8080/colibri/stats; repeat for more bridges")
+                       help="a bridge's statistics URL, e.g. http://127.0.0.1:8080/colibri/stats; "
+                            "repeat for more bridges")
     group.add_argument("--name", action="append", metavar="NAME",
                        help="the bridge label of the --url in the same position (default: host:port of the URL)")
     group.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",

@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--format", choices=FORMATS, default="prometheus", help="output format (default: %(default)s)")
     once.set_defaults(func=cmd_once)
 
-    validate = add("validate", "Check a payload (file or URL) against the schema; exit 0 valid, 1 invalid, 2 unreadable.", """
+    validate = add("validate", "Check a payload (file or URL) against the schema; "
+                               "exit 0 valid, 1 invalid, 2 unreadable.", """
         jitsi-metrics validate stats.json
         jitsi-metrics validate http://127.0.0.1:8080/colibri/stats
         jitsi-metrics validate https://meet1/colibri/stats --username jvb --password-env JVB_PASSWORD

@@ -86,7 +86,8 @@ def _bridge(block: Any) -> BridgeOptions:
     name = block.values[0]
     where = f'Bridge "{name}" '
     if UNSAFE.search(name) or len(name) > MAX_NAME:
-        raise ConfigError(f"{where}name {name!r} may only use A-Z a-z 0-9 _ . : @ + , = - (it becomes the plugin instance)")
+        raise ConfigError(f"{where}name {name!r} may only use A-Z a-z 0-9 _ . : @ + , = - "
+                          "(it becomes the plugin instance)")
     kwargs: Dict[str, Any] = {"name": name}
     for child in block.children:
         if child.key.lower() not in _BRIDGE_OPTIONS:

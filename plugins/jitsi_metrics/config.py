@@ -81,7 +81,7 @@ def check_url(url: str, option: str = "url") -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{option} {redact_url(url)!r} is not an http:// or https:// URL with a host")
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when asked
     except ValueError:
         raise ConfigError(f"{option} {redact_url(url)!r} has an invalid port") from None
     return url

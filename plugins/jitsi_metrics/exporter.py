@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import IO, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Dict, Optional, Sequence, Tuple
 from urllib.parse import parse_qs
 
 from .config import DEFAULT_CONCURRENCY, BridgeOptions, redact_url
@@ -191,7 +191,8 @@ def probe_target(exporter: Exporter, query: str) -> Tuple[Optional[int], int, st
     target = exporter.probe_targets.get(values[0])
     if target is None:
         return None, 404, (
-            f"Target {loggable(repr(redact_url(values[0])))} is neither a configured bridge name or URL nor on the probe allow-list;"
+            f"Target {loggable(repr(redact_url(values[0])))} is neither a configured bridge name or URL"
+            " nor on the probe allow-list;"
             " add it with --url or --probe-allow (the exporter fetches no other URL)\n"
         )
     return target, 200, ""

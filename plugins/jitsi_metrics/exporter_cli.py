@@ -14,7 +14,13 @@ from typing import IO, Callable, Mapping, Optional, Sequence
 from . import __version__
 from .bridge_args import add_bridge_arguments, bridges_from_args, probe_allowed
 from .config import (
-    DEFAULT_CONCURRENCY, DEFAULT_URL, BridgeOptions, ConfigError, bridge_options, parse_listen, read_secret,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_URL,
+    BridgeOptions,
+    ConfigError,
+    bridge_options,
+    parse_listen,
+    read_secret,
     redact_url,
 )
 
@@ -27,7 +33,8 @@ def add_serve_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Registers ``jitsi-metrics serve``; ``add(name, help, examples)`` returns its parser."""
     serve = add("serve", "Serve the bridges' metrics to Prometheus on /metrics and /probe?target=NAME.", """
         jitsi-metrics serve --url http://127.0.0.1:8080/colibri/stats
-        jitsi-metrics serve --url http://meet1:8080/colibri/stats --name meet1 --url http://meet2:8080/colibri/stats --name meet2
+        jitsi-metrics serve --url http://meet1:8080/colibri/stats --name meet1 \\
+                            --url http://meet2:8080/colibri/stats --name meet2
         jitsi-metrics serve --listen 127.0.0.1:9888 --probe-allow http://meet3:8080/colibri/stats
     """)
     add_bridge_arguments(serve, url_required=False)

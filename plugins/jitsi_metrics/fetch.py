@@ -203,7 +203,8 @@ class BridgeClient:
     half of a poll's cost (docs/performance.md).
     """
 
-    def __init__(self, options: BridgeOptions, session_factory: Callable[[], requests.Session] = requests.Session) -> None:
+    def __init__(self, options: BridgeOptions,
+                 session_factory: Callable[[], requests.Session] = requests.Session) -> None:
         self.options = options
         self.session = session_factory()
         self.session.trust_env = False
@@ -281,9 +282,8 @@ class BridgeClient:
         except (ValueError, RecursionError) as exc:
             ctype = loggable(response.headers.get("Content-Type", "no Content-Type"), 80)
             why = "nests too deeply" if isinstance(exc, RecursionError) else "is not JSON"
-            raise self._error(
-                FetchNotJSON, f"HTTP {status} with {ctype} {why}: {_snippet(body)}; is the URL the bridge's /colibri/stats?"
-            ) from None
+            raise self._error(FetchNotJSON, f"HTTP {status} with {ctype} {why}: {_snippet(body)}; "
+                              "is the URL the bridge's /colibri/stats?") from None
         if not isinstance(payload, dict):
             raise self._error(FetchNotObject, f"HTTP {status} JSON is {type(payload).__name__}, expected an object")
         return payload

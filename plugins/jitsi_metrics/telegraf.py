@@ -151,7 +151,8 @@ def add_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Registers the subcommand; ``add(name, help, examples)`` returns its parser."""
     parser = add("telegraf", "Run under Telegraf's inputs.execd: one batch of metrics per line on stdin.", """
         jitsi-metrics telegraf --url http://127.0.0.1:8080/colibri/stats
-        jitsi-metrics telegraf --url http://meet1:8080/colibri/stats --url http://meet2:8080/colibri/stats --format influx
+        jitsi-metrics telegraf --format influx \\
+                               --url http://meet1:8080/colibri/stats --url http://meet2:8080/colibri/stats
         jitsi-metrics telegraf --url http://127.0.0.1:8080/colibri/stats --interval 30s   # signal = "none"
     """)
     add_bridge_arguments(parser)
