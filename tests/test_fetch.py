@@ -234,6 +234,7 @@ WATCHDOG_THREADS = """
 import sys, threading
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.fetch import BridgeClient
+from waiting import wait_until
 
 def watchdogs():
     return [t for t in threading.enumerate() if t.name == "jitsi-fetch-watchdog"]
