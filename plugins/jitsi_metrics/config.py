@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -199,3 +200,22 @@ def parse_listen(value: str, option: str = "listen") -> Tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port_text)
+
+
+# Go's time.ParseDuration units, which Telegraf's own durations use ("10s", "1m30s", "500ms").
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)"
+
+
+def parse_duration(text: str, option: str = "--interval") -> float:
+    """Seconds from a Telegraf-style duration ("10s", "1m", "500ms", "1h30m") or plain seconds."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", value):
+        seconds = float(value)
+    elif re.fullmatch(f"(?:{_PART})+", value):
+        seconds = sum(float(n) * _UNITS[u] for n, u in re.findall(_PART, value))
+    else:
+        raise ConfigError(f"{option} {text!r} is not a duration like 10s, 1m, 500ms or a number of seconds")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"{option} {text!r} must be longer than zero")
+    return seconds

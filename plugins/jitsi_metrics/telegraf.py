@@ -14,16 +14,14 @@ down never ends the process (Telegraf would restart it in a loop): it shows as
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import re
 import sys
 import threading
 import time
 from typing import IO, Callable, List, Optional
 
 from .bridge_args import add_bridge_arguments, bridges_from_args
-from .config import ConfigError
+from .config import ConfigError, parse_duration
 from .health import ERROR, NOTICE, WARNING
 from .logtext import MAX_LINE, loggable
 from .render import FORMATS, render
@@ -32,25 +30,6 @@ from .stop import StopSignals, Trigger, Wakeup
 
 LEVEL_PREFIXES = {ERROR: "E! ", WARNING: "W! ", NOTICE: "I! "}
 CONFIG_ERROR = 2
-
-# Go's time.ParseDuration units, which Telegraf's own durations use ("10s", "1m30s", "500ms").
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)"
-
-
-def parse_duration(text: str, option: str = "--interval") -> float:
-    """Seconds from a Telegraf-style duration ("10s", "1m", "500ms", "1h30m") or plain seconds."""
-    value = text.strip()
-    if re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", value):
-        seconds = float(value)
-    elif re.fullmatch(f"(?:{_PART})+", value):
-        seconds = sum(float(n) * _UNITS[u] for n, u in re.findall(_PART, value))
-    else:
-        raise ConfigError(f"{option} {text!r} is not a duration like 10s, 1m, 500ms or a number of seconds")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(f"{option} {text!r} must be longer than zero")
-    return seconds
-
 
 def log(stderr: IO[str], level: str, line: str) -> None:
     stderr.write(LEVEL_PREFIXES[level] + loggable(line, MAX_LINE) + "\n")
