@@ -214,3 +214,13 @@ def test_clients_are_closed_and_concurrency_must_be_positive():
     assert all(c.closed for c in clients)
     with pytest.raises(ValueError):
         fake_runtime(1, lambda o, t: {}, concurrency=0)
+
+
+def test_a_closed_runtime_starts_no_thread_and_reports_bridges_down(bridge_server):
+    bridges = [bridge_options(bridge_server.url, name="a"), bridge_options(bridge_server.url, name="b")]
+    runtime = Runtime(bridges)
+    runtime.close()
+    before = threading.active_count()
+    results = runtime.poll()
+    assert [r.up for r in results] == [False, False]
+    assert threading.active_count() == before

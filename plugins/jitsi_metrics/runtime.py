@@ -139,7 +139,7 @@ class Runtime:
         """
         if indexes is None:
             indexes = range(len(self.bridges))
-        if len(indexes) < 2:
+        if len(indexes) < 2 or self._closed:  # closed: no new threads; its clients fail fast
             return [self.poll_bridge(i, cap) for i in indexes]
         executor = self._pool()
         futures = [executor.submit(self.poll_bridge, i, cap) for i in indexes]
