@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import io
 import signal
 import subprocess
@@ -125,3 +126,41 @@ def test_simulate_serves_until_sigterm(tmp_path):
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_version(capsys):
+    from jitsi_metrics import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"jitsi-metrics {__version__}"
+
+
+def test_validate_takes_the_auth_and_tls_options_of_once(bridge_server, monkeypatch):
+    monkeypatch.setenv("JITSI_TEST_VALIDATE_PASSWORD", "s3cret")
+    code, out, err = run("validate", bridge_server.url, "--username", "jvb",
+                         "--password-env", "JITSI_TEST_VALIDATE_PASSWORD", "--timeout", "2")
+    assert code == 0 and "valid" in out, err
+    assert bridge_server.last_headers["Authorization"] == "Basic " + base64.b64encode(b"jvb:s3cret").decode()
+
+
+def test_validate_of_deeply_nested_json_is_unreadable_not_a_traceback(tmp_path):
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100000 + "]" * 100000)
+    code, out, err = run("validate", str(nested))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "nested too deeply" in err
+
+
+def test_simulate_on_a_port_in_use_says_so_in_one_line(bridge_server):
+    host, port = bridge_server.address
+    done = subprocess.run([sys.executable, "-m", "jitsi_metrics.cli", "simulate", "--listen", f"{host}:{port}"],
+                          capture_output=True, text=True, env=child_env(), timeout=20)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and f"cannot listen on {host}:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_once_never_prints_a_password_in_the_url():
+    code, _, err = run("once", "--url", "http://jvb:topsecret@127.0.0.1:1/colibri/stats", "--timeout", "1")
+    assert code == 0 and "cannot connect" in err and "topsecret" not in err

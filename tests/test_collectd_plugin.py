@@ -255,8 +255,25 @@ def test_out_of_range_derive_skipped_and_named_once(fake: Any, bridge_server: Br
         assert ("derive", "total_bytes_sent") not in got and ("derive", "total_packets_sent") not in got
     lines = [line for _, line in fake.logs]
     assert len(lines) == 2, lines
-    assert '"total_bytes_sent" is 18446744073709551615' in lines[0] and "skipped" in lines[0]
-    assert '"total_packets_sent" is nan' in lines[1]
+    assert '"total_bytes_sent" is outside' in lines[0] and "skipped" in lines[0]
+    assert '"total_packets_sent" is outside' in lines[1]
+    # Back in range: one notice, and nothing is remembered about the old values.
+    bridge_server.payload = b'{"total_bytes_sent": 7, "total_packets_sent": 8, "conferences": 1}'
+    plugin.read()
+    plugin.read()
+    assert fake.logs[2:] == [("notice", 'jitsi plugin: Bridge "meet1": every field is valid again')]
+
+
+def test_a_bridge_whose_values_collectd_rejects_is_reported_again_after_recovering(
+        fake: Any, bridge_server: BridgeServer) -> None:
+    # The old `reported` set was never cleared: a value that went out of range, came back
+    # and went out again was reported only the first time, and the set grew for ever.
+    high = b'{"total_bytes_sent": 18446744073709551615}'
+    plugin = start(fake, snippet_module(bridge_server.url))
+    for payload in (high, b'{"total_bytes_sent": 5}', high):
+        bridge_server.payload = payload
+        plugin.read()
+    assert [level for level, _ in fake.logs] == ["warning", "notice", "warning"]
 
 
 # --- several bridges, failures, recovery ----------------------------------------------
@@ -320,14 +337,14 @@ def test_read_never_raises(fake: Any, bridge_server: BridgeServer, monkeypatch: 
     def poll_failing() -> None:
         raise RuntimeError("poller bug")
 
-    monkeypatch.setattr(plugin.poller, "poll", poll_failing)
+    monkeypatch.setattr(plugin.runtime, "poll", poll_failing)
     plugin.read()
     plugin.read()
     assert len(fake.logs) == 2 and "poller bug" in fake.logs[1][1]
 
 
 def test_collectd_rejecting_a_value_is_logged_once(fake: Any, bridge_server: BridgeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(collectd_plugin, "value_spec", lambda f, s: ("no_such_type", "x", s.value))
+    monkeypatch.setattr(collectd_plugin, "value_spec", lambda f, s: ("no_such_type", f.name + repr(s.labels), s.value))
     plugin = start(fake, snippet_module(bridge_server.url))
     plugin.read()
     plugin.read()

@@ -2,6 +2,7 @@
 logging, SIGTERM and the drop-in's Go-style flags."""
 from __future__ import annotations
 
+import base64
 import http.client
 import io
 import re
@@ -10,15 +11,20 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from conftest import child_env
 from waiting import wait_until
 
+from jitsi_metrics import __version__
+from jitsi_metrics.bridge_args import probe_allowed
+from jitsi_metrics.cli import build_parser
 from jitsi_metrics.config import bridge_options
-from jitsi_metrics.exporter import Exporter, scrape_budget
+from jitsi_metrics.exporter import TIMEOUT_HEADER, Exporter, scrape_budget
 from jitsi_metrics.exporter_cli import drop_in_parser
+from jitsi_metrics.logtext import MAX_LINE
 from jitsi_metrics.render.prometheus import CONTENT_TYPE
 from jitsi_metrics.simulate import BridgeServer
 
@@ -216,6 +222,13 @@ def test_probe_refuses_a_url_on_a_configured_host_but_other_path(probing: Tuple[
     (1.0, "not a number", 1.0),
     (5.0, "-3", 5.0),
     (5.0, "inf", 5.0),
+    # Absurd values fall back to the configured timeout (issue 11, item 8).
+    (5.0, "0.000001", 5.0),
+    (5.0, "5e-324", 5.0),
+    (5.0, "nan", 5.0),
+    (5.0, "-0.5", 5.0),
+    (5.0, "1e308", 5.0),
+    (5.0, "0.05", 5.0),
 ])
 def test_scrape_budget(configured: float, header: Optional[str], expected: float) -> None:
     assert scrape_budget(configured, header) == pytest.approx(expected)
@@ -253,8 +266,8 @@ def test_concurrent_scrapes_share_one_poll(exporter: Exporter, bridge_server: Br
     for thread in scrapers:
         thread.start()
     # Wait until one scrape leads the poll and the seven others wait on it.
-    wait_until(lambda: exporter.scraped[0].followers() >= 7, 10, what="seven scrapes waiting on the first")
-    assert exporter.scraped[0].followers() == 7
+    wait_until(lambda: exporter.runtime.followers(0) >= 7, 10, what="seven scrapes waiting on the first")
+    assert exporter.runtime.followers(0) == 7
     release.set()
     for thread in scrapers:
         thread.join(10)
@@ -405,3 +418,110 @@ def test_serve_reports_a_busy_port_and_exits_1(exporter: Exporter, bridge_server
                            "--listen", f"{host}:{port}"], capture_output=True, text=True, env=child_env(), timeout=20)
     assert proc.returncode == 1
     assert f"Cannot listen on {host}:{port}" in proc.stderr
+
+
+def test_drop_in_version() -> None:
+    proc = subprocess.run(["prometheus-jitsi-meet-exporter", "--version"], capture_output=True, text=True,
+                          env=child_env(), timeout=20)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"prometheus-jitsi-meet-exporter {__version__}"
+
+
+# --- hostile clients and secrets (issue 11) -------------------------------------------------
+
+def test_an_absurd_scrape_timeout_cannot_fail_the_scrapes_it_shares_a_poll_with(bridge_server: BridgeServer) -> None:
+    # Before, "0.000001" became the timeout of the poll concurrent scrapes share: most
+    # legitimate scrapes saw jitsi_up 0.
+    exporter = Exporter([bridge_options(bridge_server.url, timeout=5)], log=io.StringIO()).start(FAST)
+    served = bridge_server.body
+
+    def slow_body() -> bytes:
+        time.sleep(0.2)
+        return served()
+
+    bridge_server.body = slow_body  # type: ignore[method-assign]
+    ups: List[float] = []
+    try:
+        for _ in range(3):
+            attack = threading.Thread(target=request, args=(exporter, "/metrics"),
+                                      kwargs={"headers": {TIMEOUT_HEADER: "0.000001"}})
+            attack.start()
+            scrapes = [threading.Thread(target=lambda: ups.append(values(request(exporter, "/metrics")[2])["jitsi_up"]))
+                       for _ in range(6)]
+            for thread in scrapes:
+                thread.start()
+            for thread in [attack, *scrapes]:
+                thread.join(10)
+    finally:
+        exporter.stop()
+    assert ups == [1.0] * 18
+
+
+def test_credentials_never_show_in_the_start_line_and_the_password_may_come_from_the_environment(
+        bridge_server: BridgeServer) -> None:
+    with_user = bridge_server.url.replace("http://", "http://jvb@")
+    env = {**child_env(), "JVB_SECRET": "topsecret"}
+    proc = subprocess.Popen(["prometheus-jitsi-meet-exporter", "-videobridge-url", with_user,
+                             "-videobridge-password-env", "JVB_SECRET", "-web.listen-address", "127.0.0.1:0"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stderr.readline()  # type: ignore[union-attr]
+        found = re.search(r"Listening on (http://[^;\s]+)", line)
+        assert found, line
+        assert http_get(found.group(1) + "/metrics")[0] == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+        rest = proc.stderr.read()  # type: ignore[union-attr]
+        finish(proc)
+    assert "topsecret" not in line + rest
+    assert bridge_server.last_headers["Authorization"] == "Basic " + base64.b64encode(b"jvb:topsecret").decode()
+
+
+def test_a_password_in_the_url_is_redacted_in_the_start_line(bridge_server: BridgeServer) -> None:
+    proc, _ = start_process([sys.executable, "-m", "jitsi_metrics.cli", "serve", "--listen", "127.0.0.1:0",
+                             "--url", bridge_server.url.replace("http://", "http://jvb:topsecret@")])
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0
+    assert "topsecret" not in proc.stderr.read()  # type: ignore[union-attr]
+    finish(proc)
+
+
+def test_probe_errors_never_echo_a_password(probing: Tuple[Exporter, BridgeServer]) -> None:
+    exporter, _ = probing
+    status, _, body = request(exporter, "/probe?target=http://jvb:topsecret@10.0.0.1/colibri/stats")
+    assert status == 404 and "topsecret" not in body and "jvb:***@10.0.0.1" in body
+
+
+def test_probe_allow_takes_two_urls_on_one_host_port_and_names(bridge_server: BridgeServer) -> None:
+    # Two bridges behind one proxy share host:port; before, their default names collided.
+    first, second = bridge_server.url, bridge_server.url + "?bridge=2"
+    args = build_parser().parse_args(["serve", "--probe-allow", first, "--probe-allow", f"meet9={second}"])
+    allowed = probe_allowed(args, {})
+    assert [b.name for b in allowed] == [first, "meet9"]
+    exporter = Exporter([], probe_only=allowed, log=io.StringIO()).start(FAST)
+    try:
+        before = bridge_server.requests
+        for target in (first, "meet9", second):
+            status, _, body = request(exporter, "/probe?target=" + urllib.parse.quote(target, safe=""))
+            assert status == 200 and values(body)["jitsi_up"] == 1, (target, body)
+        assert bridge_server.requests == before + 3
+        assert 'href="/probe?target=meet9"' in request(exporter, "/")[2]
+    finally:
+        exporter.stop()
+
+
+def test_an_internal_error_logs_one_bounded_line(bridge_server: BridgeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = io.StringIO()
+    exporter = Exporter([bridge_options(bridge_server.url)], log=log).start(FAST)
+
+    def broken(header: Optional[str]) -> str:
+        raise ValueError("\x1b[2J" + "b" * 15000)
+
+    monkeypatch.setattr(exporter, "metrics", broken)
+    try:
+        assert request(exporter, "/metrics")[0] == 500
+    finally:
+        exporter.stop()
+    (line,) = log.getvalue().splitlines()
+    assert "GET '/metrics' failed: ValueError" in line
+    assert len(line) <= MAX_LINE + 100 and "\x1b" not in line

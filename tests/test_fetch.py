@@ -2,15 +2,23 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
+import requests
+from conftest import REPO, child_env, missing
+from hostile_bridge import HostileBridge
 
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.fetch import (
-    BridgeClient, FetchConnectionError, FetchNotJSON, FetchNotObject, FetchStatusError, FetchTimeout, FetchTooLarge,
+    BridgeClient, FetchConnectionError, FetchEncoded, FetchError, FetchNotJSON, FetchNotObject, FetchStatusError,
+    FetchTimeout, FetchTooLarge,
 )
+from jitsi_metrics.logtext import MAX_LINE
 
 
 @pytest.fixture
@@ -119,3 +127,134 @@ def test_connection_errors_name_the_innermost_reason(clients):
         clients(f"http://127.0.0.1:{port}/colibri/stats", timeout=1).fetch()
     assert str(caught.value).endswith("Connection refused")
     assert " object at 0x" not in str(caught.value)
+
+
+# --- hostile bridges (issue 11) --------------------------------------------------------
+
+@pytest.fixture
+def hostile():
+    bridges = []
+
+    def start(mode):
+        bridges.append(HostileBridge(mode).start())
+        return bridges[-1]
+
+    yield start
+    for bridge in bridges:
+        bridge.stop()
+
+
+@pytest.mark.parametrize("mode", ["slow-headers", "continue-forever"])
+def test_the_deadline_covers_headers_that_never_finish(hostile, clients, mode):
+    # Each byte restarts the per-read socket timeout, so only the watchdog's deadline,
+    # armed when the request goes out, ends this; before, the poll never ended.
+    bridge = hostile(mode)
+    client = clients(bridge.url, timeout=1)
+    start = time.monotonic()
+    with pytest.raises(FetchTimeout, match="timeout"):
+        client.fetch()
+    assert time.monotonic() - start < 2
+
+
+def test_no_compressed_body_is_asked_for_nor_accepted(hostile, clients):
+    bridge = hostile("gzip-bomb")
+    with pytest.raises(FetchEncoded, match="'gzip, gzip'"):
+        clients(bridge.url, timeout=5).fetch()
+    assert b"\r\nAccept-Encoding: identity\r\n" in bridge.requests[0]
+
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.parametrize("mode", ["gzip-bomb", "slow-headers"])
+def test_hostile_bridges_under_debians_urllib3(mode):
+    # collectd runs the fetch path on Debian's python3-requests (urllib3 1.26), which
+    # decodes "gzip, gzip" in one go; we must never ask for or decode compressed bodies.
+    if not os.access(DEBIAN_PYTHON, os.X_OK):
+        missing(f"{DEBIAN_PYTHON} is not installed")
+    env = child_env(PYTHONPATH=os.pathsep.join([str(REPO / "plugins"), str(REPO / "tests")]))
+    done = subprocess.run([DEBIAN_PYTHON, str(REPO / "tests" / "hostile_bridge.py"), mode, "1"],
+                          capture_output=True, text=True, env=env, timeout=30)
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["urllib3"].startswith("1.") or outcome["urllib3"].startswith("2.")
+    assert outcome["error"] == {"gzip-bomb": "FetchEncoded", "slow-headers": "FetchTimeout"}[mode]
+    assert outcome["seconds"] < 3 and outcome["max_rss_mb"] < 100
+
+
+@pytest.mark.parametrize("mode", ["hostile-text", "not-json-hostile"])
+def test_bridge_text_in_errors_is_escaped_and_bounded(hostile, clients, mode):
+    bridge = hostile(mode)
+    with pytest.raises(FetchError) as caught:
+        clients(bridge.url, name="meet1", timeout=5).fetch()
+    text = str(caught.value)
+    assert len(text) < MAX_LINE
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text), text
+    assert "\\x1b" in text  # escaped, still visible
+
+
+def test_credentials_in_the_url_are_sent_but_never_shown(bridge_server, clients):
+    url = bridge_server.url.replace("http://", "http://jvb:s3cr%40t@")
+    client = clients(url, name="meet1")
+    client.fetch()
+    assert bridge_server.last_headers["Authorization"] == "Basic " + base64.b64encode(b"jvb:s3cr@t").decode()
+    assert "s3cr" not in client.options.url and "s3cr" not in repr(client.options)
+    bridge_server.fault = "html-500"
+    with pytest.raises(FetchStatusError) as caught:
+        client.fetch()
+    assert "s3cr" not in str(caught.value) and "jvb" not in str(caught.value)
+
+
+def test_a_session_adapter_without_a_urllib3_pool_falls_back_to_a_plain_pool(bridge_server):
+    class BareAdapter(requests.adapters.BaseAdapter):  # e.g. a custom transport mounted by a user
+        def send(self, *args, **kwargs):  # pragma: no cover - never called: we go to the pool
+            raise AssertionError("the pool is used directly")
+
+        def close(self):
+            pass
+
+    def session():
+        made = requests.Session()
+        made.mount("http://", BareAdapter())
+        return made
+
+    with BridgeClient(bridge_options(bridge_server.url), session_factory=session) as client:
+        assert client.fetch()["conferences"] >= 0
+        assert client.fetch()["conferences"] >= 0
+    assert bridge_server.connections == 1  # the fallback pool keeps the connection alive too
+
+
+def test_deeply_nested_json_is_not_json_not_a_crash(bridge_server, client_for):
+    bridge_server.payload = b"[" * 100000 + b"]" * 100000
+    with pytest.raises(FetchNotJSON, match="nests too deeply"):
+        client_for(bridge_server).fetch()
+
+
+WATCHDOG_THREADS = """
+import sys, threading
+from jitsi_metrics.config import bridge_options
+from jitsi_metrics.fetch import BridgeClient
+from waiting import wait_until
+
+def watchdogs():
+    return [t for t in threading.enumerate() if t.name == "jitsi-fetch-watchdog"]
+
+made = [BridgeClient(bridge_options(sys.argv[1], name=f"b{i}")) for i in range(3)]
+for client in made:
+    client.fetch()
+print(len(watchdogs()))
+for client in made:
+    client.close()
+wait_until(lambda: not watchdogs(), what="the watchdog thread to end")
+print(len(watchdogs()), threading.active_count())
+"""
+
+
+def test_one_watchdog_thread_for_every_client_gone_when_the_last_closes(bridge_server):
+    # In a process of its own: the watchdog is shared by every client of the process.
+    # Before, each client started a watchdog thread that never ended.
+    env = child_env(PYTHONPATH=os.pathsep.join([str(REPO / "plugins"), str(REPO / "tests")]))
+    done = subprocess.run([sys.executable, "-c", WATCHDOG_THREADS, bridge_server.url], capture_output=True,
+                          text=True, env=env, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "0", "1"]

@@ -68,8 +68,8 @@ def test_core_runs_on_debians_python_and_library_floors(bridge_server):
         missing("Debian's python3 with python3-requests and python3-jsonschema")
     bridge_server.payload = b'{"conferences": 2, "conference_sizes": "[]"}'
     code = (
-        "from jitsi_metrics.config import bridge_options; from jitsi_metrics.poll import Poller;"
-        f"(r,) = Poller([bridge_options({bridge_server.url!r})]).poll();"
+        "from jitsi_metrics.config import bridge_options; from jitsi_metrics.runtime import Runtime;"
+        f"(r,) = Runtime([bridge_options({bridge_server.url!r})]).poll();"
         "print([(f.name, f.samples[0].value) for f in r.families if f.name != 'jitsi_scrape_duration_seconds']);"
         "print(*r.warnings)"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import select
 import signal
@@ -14,16 +15,17 @@ import time
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
-from conftest import REPO, child_env, load_json, real_payload_files
 from prometheus_client.parser import text_string_to_metric_families
-from golden import CASES, expected_text, mask_duration
-from telegraf_helpers import PLACEHOLDER_URL, SNIPPETS, console_script, parse_line_protocol
-from waiting import wait_until
 
+import textformat
+from conftest import REPO, child_env, load_json, real_payload_files
+from golden import CASES, expected_text, mask_duration
 from jitsi_metrics.cli import main
 from jitsi_metrics.config import bridge_options
-from jitsi_metrics.poll import Poller
-from jitsi_metrics.telegraf import parse_duration, run
+from jitsi_metrics.runtime import Runtime
+from jitsi_metrics.telegraf import parse_duration, reporter, run
+from telegraf_helpers import PLACEHOLDER_URL, SNIPPETS, console_script, parse_line_protocol
+from waiting import wait_until
 
 # A full payload whose reviewed outputs are in tests/cases/ (golden case folders).
 SNAPSHOT_CASE = "era-jvb2-head"
@@ -51,27 +53,42 @@ class FlushRecorder(io.StringIO):
 
 
 class ScriptedStdin:
-    """stdin whose every line first runs a step (e.g. breaking the bridge); EOF after the last."""
+    """stdin like Telegraf's: the next line only once the previous batch is out, each
+    line first running a step (e.g. breaking the bridge); EOF after the last batch.
 
-    def __init__(self, steps: Iterable[Callable[[], None]]) -> None:
+    Lines written while a batch runs are coalesced (as Telegraf's own shim does), so
+    a test that wants one batch per line must wait for each batch like Telegraf does.
+    """
+
+    def __init__(self, steps: Iterable[Callable[[], None]], stdout: "FlushRecorder") -> None:
         self._steps = list(steps)
+        self._stdout = stdout
+        self._given = 0
 
     def readline(self) -> str:
+        if self._given:
+            wait_until(lambda: len(self._stdout.batches) >= self._given, 10, what=f"batch {self._given}")
         if not self._steps:
             return ""
         self._steps.pop(0)()
+        self._given += 1
         return "\n"
+
+
+def lines(count: int) -> Callable[["FlushRecorder"], ScriptedStdin]:
+    return lambda stdout: ScriptedStdin([lambda: None] * count, stdout)
 
 
 def fault(server: object, mode: Optional[str]) -> Callable[[], None]:
     return lambda: setattr(server, "fault", mode)
 
 
-def run_loop(url: str, stdin: object, fmt: str = "prometheus", interval: Optional[float] = None,
-             name: Optional[str] = None):
+def run_loop(url: str, stdin: Callable[["FlushRecorder"], object], fmt: str = "prometheus",
+             interval: Optional[float] = None, name: Optional[str] = None):
     stdout, stderr = FlushRecorder(), io.StringIO()
-    with Poller([bridge_options(url, name=name, timeout=2)], named=name is not None) as poller:
-        code = run(poller, stdin, stdout, stderr, fmt, interval)  # type: ignore[arg-type]
+    with Runtime([bridge_options(url, name=name, timeout=2)], named=name is not None,
+                 report=reporter(stderr)) as runtime:
+        code = run(runtime, stdin(stdout), stdout, stderr, fmt, interval)  # type: ignore[arg-type]
     return code, stdout, stderr.getvalue().splitlines()
 
 
@@ -95,7 +112,7 @@ def test_interval_rejects_what_telegraf_would_not_accept(text: str) -> None:
 
 def test_each_line_polls_once_and_flushes_one_batch_that_matches_the_golden_case(bridge_server) -> None:
     bridge_server.payload = SNAPSHOT
-    code, stdout, log = run_loop(bridge_server.url, io.StringIO("\n\n\n"))
+    code, stdout, log = run_loop(bridge_server.url, lines(3))
     assert code == 0
     assert bridge_server.requests == 3
     assert len(stdout.batches) == 3 and stdout.unflushed == ""
@@ -108,7 +125,7 @@ def test_each_line_polls_once_and_flushes_one_batch_that_matches_the_golden_case
 
 def test_influx_batches_carry_one_timestamp_and_the_golden_values(bridge_server) -> None:
     bridge_server.payload = SNAPSHOT
-    code, stdout, _ = run_loop(bridge_server.url, io.StringIO("\n\n"), fmt="influx", name="meet1")
+    code, stdout, _ = run_loop(bridge_server.url, lines(2), fmt="influx", name="meet1")
     assert code == 0 and len(stdout.batches) == 2
     for batch in stdout.batches:
         stamps = {p.timestamp for p in parse_line_protocol(batch)}
@@ -128,16 +145,16 @@ def loop_on_a_pipe(url: str, interval: Optional[float] = None) -> Iterator[Tuple
     read_fd, write_fd = os.pipe()
     stdin = os.fdopen(read_fd, "r")
     stdout, stderr = FlushRecorder(), io.StringIO()
-    poller = Poller([bridge_options(url)])
+    runtime = Runtime([bridge_options(url)], report=reporter(stderr))
     codes: List[int] = []
-    thread = threading.Thread(target=lambda: codes.append(run(poller, stdin, stdout, stderr, "prometheus", interval)))
+    thread = threading.Thread(target=lambda: codes.append(run(runtime, stdin, stdout, stderr, "prometheus", interval)))
     thread.start()
     try:
         yield write_fd, stdout
     finally:
         os.close(write_fd)
         thread.join(5)
-        poller.close()
+        runtime.close()
         stdin.close()
     assert not thread.is_alive() and codes == [0]
 
@@ -164,7 +181,7 @@ def test_a_failing_bridge_is_logged_when_it_goes_bad_and_when_it_recovers(bridge
     steps = [fault(bridge_server, None), fault(bridge_server, "html-500"), fault(bridge_server, "html-500"),
              fault(bridge_server, "html-500"), fault(bridge_server, "not-json"), fault(bridge_server, None),
              fault(bridge_server, None)]
-    code, stdout, log = run_loop(bridge_server.url, ScriptedStdin(steps), name="meet1")
+    code, stdout, log = run_loop(bridge_server.url, lambda out: ScriptedStdin(steps, out), name="meet1")
     assert code == 0  # a bridge that is down never ends the process
     ups = [{s.labels["bridge"]: s.value for f in text_string_to_metric_families(b) if f.name == "jitsi_up"
             for s in f.samples}["meet1"] for b in stdout.batches]
@@ -181,7 +198,7 @@ def test_a_failing_bridge_is_logged_when_it_goes_bad_and_when_it_recovers(bridge
 def test_a_bridge_that_refuses_connections_is_reported_once(bridge_server) -> None:
     url = bridge_server.url
     bridge_server.stop()  # nothing listens on the port any more
-    code, stdout, log = run_loop(url, io.StringIO("\n" * 4))
+    code, stdout, log = run_loop(url, lines(4))
     assert code == 0 and len(stdout.batches) == 4
     assert all("\njitsi_up 0\n" in b for b in stdout.batches)
     errors = [line for line in log if line.startswith("E! ")]
@@ -192,7 +209,7 @@ def test_a_bridge_that_refuses_connections_is_reported_once(bridge_server) -> No
 def test_dropped_fields_are_warned_about_once_not_every_poll(bridge_server) -> None:
     path = next(p for p in real_payload_files() if "legacy" in p.name)
     bridge_server.payload = path.read_bytes()
-    code, stdout, log = run_loop(bridge_server.url, io.StringIO("\n" * 3))
+    code, stdout, log = run_loop(bridge_server.url, lines(3))
     warnings = [line for line in log if line.startswith("W! ")]
     assert code == 0 and len(stdout.batches) == 3
     assert warnings and len(warnings) == len(set(warnings))
@@ -343,3 +360,53 @@ def test_usage_errors_are_one_telegraf_error_line(capsys):
     assert exit.value.code == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("E! jitsi-metrics telegraf: argument --format")
+
+
+# --- triggers and signals never cut or multiply batches (issue 10) -----------------------
+
+def test_newlines_queued_behind_a_slow_bridge_give_at_most_one_more_batch(bridge_server) -> None:
+    # Telegraf's own execd shim keeps a buffer of one trigger; before, each of the five
+    # newlines that queued up behind a slow bridge was replayed as a batch of its own.
+    served = bridge_server.body
+
+    def slow_body() -> bytes:
+        time.sleep(0.3)
+        return served()
+
+    bridge_server.body = slow_body  # type: ignore[method-assign]
+    with loop_on_a_pipe(bridge_server.url) as (write_fd, stdout):
+        os.write(write_fd, b"\n" * 5)
+        wait_until(lambda: stdout.batches, what="the first batch")
+    assert 1 <= len(stdout.batches) <= 2
+    assert bridge_server.requests == len(stdout.batches)
+
+
+def pipe_bytes(stream) -> int:
+    import fcntl
+    import struct
+    import termios
+
+    return int(struct.unpack("i", fcntl.ioctl(stream.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_blocked_write_still_gives_whole_batches(bridge_server, signum: int) -> None:
+    # The batch is far larger than the pipe, so the write blocks until we read. Before,
+    # the signal handler raised inside that write and Telegraf got half a batch.
+    payload = json.dumps({f"k{i:05d}": i for i in range(20000)}).encode()
+    bridge_server.payload = payload
+    proc = start("--url", bridge_server.url)
+    try:
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        wait_until(lambda: pipe_bytes(proc.stdout) >= 65536, 20, what="the pipe to fill with the batch")
+        proc.send_signal(signum)
+        out = proc.stdout.read().decode()  # unblocks the write; EOF once the process ends
+    finally:
+        log = finish(proc)
+    assert proc.returncode == 0, log
+    # The whole batch and nothing else: every key of the payload, as an untyped sample.
+    got = {name: family.samples[0].value for name, family in textformat.parse(out).items()}
+    assert got.pop("jitsi_up") == 1
+    assert got.pop("jitsi_scrape_duration_seconds") >= 0
+    assert got == {f"jitsi_k{i:05d}": i for i in range(20000)}

@@ -4,14 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import textwrap
 import time
-from typing import IO, Callable, Optional, Sequence
+from typing import IO, Optional, Sequence
 
-from .bridge_args import add_bridge_arguments, bridges_from_args
+from . import __version__
+from .bridge_args import add_bridge_arguments, add_connection_arguments, bridges_from_args, connection_options
 from .config import ConfigError, parse_listen
+from .logtext import MAX_LINE, loggable
 from .render import FORMATS, render
 
 USAGE_ERROR = 2
@@ -22,17 +23,17 @@ def _examples(text: str) -> str:
 
 
 def cmd_once(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from .poll import Poller, all_families
+    from .runtime import Runtime
 
     bridges = bridges_from_args(args, os.environ)
-    with Poller(bridges, named=bool(args.name)) as poller:
-        results = poller.poll()
+    with Runtime(bridges, named=bool(args.name), concurrency=args.concurrency) as runtime:
+        results = runtime.poll()
     for result in results:
         if result.error is not None:
-            print(str(result.error), file=stderr)
+            print(loggable(str(result.error), MAX_LINE), file=stderr)
         for warning in result.warnings:
-            print(warning, file=stderr)
-    stdout.write(render(all_families(results), args.format))
+            print(loggable(warning, MAX_LINE), file=stderr)
+    stdout.write(render(runtime.combined(results), args.format))
     stdout.flush()
     # Exit 0 even when a bridge is down: Telegraf's inputs.exec throws away the output
     # of a failing command, and jitsi_up 0 is exactly what should reach it.
@@ -41,84 +42,81 @@ def cmd_once(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def _load_payload(source: str, args: argparse.Namespace) -> object:
     if source.startswith(("http://", "https://")):
-        from .config import bridge_options
         from .fetch import BridgeClient
 
-        client = BridgeClient(bridge_options(source, timeout=args.timeout))
-        try:
+        with BridgeClient(connection_options(args, os.environ, source)) as client:
             return client.fetch()
-        finally:
-            client.close()
     with open(source, "rb") as handle:
         return json.loads(handle.read())
 
 
 def cmd_validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from .check import payload_errors
+    from .config import redact_url
     from .fetch import FetchError
+    from .check import payload_errors
     from .mapping import map_payload
 
+    source = loggable(redact_url(args.source))
     try:
         payload = _load_payload(args.source, args)
+    except RecursionError:  # json's C parser gives up on deep nesting this way
+        print(f"Cannot read {source}: JSON nested too deeply to be a /colibri/stats payload", file=stderr)
+        return USAGE_ERROR
     except (OSError, ValueError, FetchError) as exc:
-        print(f"Cannot read {args.source}: {exc}", file=stderr)
+        print(f"Cannot read {source}: {loggable(str(exc), MAX_LINE)}", file=stderr)
         return USAGE_ERROR
     errors = payload_errors(payload)
     for error in errors:
-        print(f"{args.source}: {error.pointer}: {error.message}", file=stdout)
+        print(f"{source}: {error.pointer}: {loggable(error.message, MAX_LINE)}", file=stdout)
     if errors:
-        print(f"{args.source}: invalid, {len(errors)} problem(s); the fields named are skipped when polled", file=stdout)
+        print(f"{source}: invalid, {len(errors)} problem(s); the fields named are skipped when polled", file=stdout)
         return 1
     mapped = map_payload(payload) if isinstance(payload, dict) else None
     count = sum(len(f.samples) for f in mapped.families) if mapped else 0
-    print(f"{args.source}: valid, {len(payload)} keys, {count} samples", file=stdout)  # type: ignore[arg-type]
+    print(f"{source}: valid, {len(payload)} keys, {count} samples", file=stdout)  # type: ignore[arg-type]
     if mapped and mapped.empty:
-        print(mapped.warnings(args.source)[-1], file=stderr)
+        print(mapped.warnings(source)[-1], file=stderr)
     return 0
-
-
-def _serve_until_signal(start: Callable[[], None], stop: Callable[[], None]) -> None:
-    def on_signal(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        start()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
 
 
 def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from .simulate import BridgeServer, SimulatedBridge
+    from .stop import wait_for_signal
 
     host, port = parse_listen(args.listen, "--listen")
     payload = None
     if args.payload:
         with open(args.payload, "rb") as handle:
             payload = handle.read()
-    server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload)
+    try:
+        server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload)
+    except OSError as exc:
+        print(f"jitsi-metrics simulate: cannot listen on {args.listen}: {exc.strerror or exc}", file=stderr)
+        return 1
     what = f"replaying {args.payload}" if payload is not None else "simulated bridge"
     print(f"Serving {what} on {server.url} (Ctrl-C to stop)", file=stderr, flush=True)
-    _serve_until_signal(server.serve_forever, server.stop)
+    server.start()
+    try:
+        wait_for_signal()
+    finally:
+        server.stop()
     return 0
 
 
 def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from .config import bridge_options
-    from .poll import Poller, all_families
+    from .runtime import Runtime
     from .simulate import BridgeServer
 
     server = BridgeServer().start()
     try:
         print(f"A simulated bridge is serving {server.url}; polling it {args.polls} time(s).", file=stderr)
-        with Poller([bridge_options(server.url, name="demo")], named=True) as poller:
+        with Runtime([bridge_options(server.url, name="demo")], named=True) as runtime:
             for number in range(args.polls):
                 if number:
                     time.sleep(args.interval)
                     stdout.write("\n")
-                stdout.write(render(all_families(poller.poll()), args.format))
+                stdout.write(render(runtime.combined(runtime.poll()), args.format))
                 stdout.flush()
     finally:
         server.stop()
@@ -145,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
             jitsi-metrics serve --url http://meet1:8080/colibri/stats --url http://meet2:8080/colibri/stats
         """),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, help: str, examples: str) -> argparse.ArgumentParser:
@@ -160,12 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--format", choices=FORMATS, default="prometheus", help="output format (default: %(default)s)")
     once.set_defaults(func=cmd_once)
 
-    validate = add("validate", "Check a payload (file or URL) against the schema; exit 0 valid, 1 invalid, 2 unreadable.", """
+    validate = add("validate", "Check a payload (file or URL) against the schema; "
+                               "exit 0 valid, 1 invalid, 2 unreadable.", """
         jitsi-metrics validate stats.json
         jitsi-metrics validate http://127.0.0.1:8080/colibri/stats
+        jitsi-metrics validate https://meet1/colibri/stats --username jvb --password-env JVB_PASSWORD
     """)
     validate.add_argument("source", metavar="FILE|URL")
-    validate.add_argument("--timeout", default=5.0, help="for a URL: give up after this many seconds")
+    add_connection_arguments(validate)  # for a URL: the same auth and TLS options as once
     validate.set_defaults(func=cmd_validate)
 
     simulate = add("simulate", "Serve a simulated bridge, or replay a captured payload, on /colibri/stats.", """

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_URL = "http://localhost:8080/colibri/stats"
+# Bridges polled at once: 500 bridges answering in 100 ms each take 8 rounds of 64.
+DEFAULT_CONCURRENCY = 64
 
 
 class ConfigError(ValueError):
@@ -44,14 +47,44 @@ def default_bridge_name(url: str) -> str:
     return f"{host}:{port}"
 
 
-def check_url(url: str, option: str = "url") -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{option} {url!r} is not an http:// or https:// URL with a host")
+def redact_url(url: str) -> str:
+    """``url`` fit to be shown: a password in it becomes ``***``
+    (``http://jvb:s3cret@meet1/x`` -> ``http://jvb:***@meet1/x``)."""
     try:
-        parts.port
+        parts = urlsplit(url)
     except ValueError:
-        raise ConfigError(f"{option} {url!r} has an invalid port") from None
+        return "<unparsable URL>"
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    shown = f"{user}:***" if has_password else user
+    return urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
+
+
+def split_credentials(url: str) -> Tuple[str, Optional[str], Optional[str]]:
+    """(URL without userinfo, user name, password) of ``http://user:password@host/...``,
+    percent-decoded as requests would; (url, None, None) when the URL carries none."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_password, password = userinfo.partition(":")
+    bare = urlunsplit(parts._replace(netloc=hostport))
+    return bare, unquote(user) or None, unquote(password) if has_password else None
+
+
+def check_url(url: str, option: str = "url") -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ConfigError(f"{option} {redact_url(url)!r} cannot be parsed as a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{option} {redact_url(url)!r} is not an http:// or https:// URL with a host")
+    try:
+        _ = parts.port  # urlsplit checks the port only when asked
+    except ValueError:
+        raise ConfigError(f"{option} {redact_url(url)!r} has an invalid port") from None
     return url
 
 
@@ -67,7 +100,7 @@ def check_timeout(value: object, option: str = "timeout") -> float:
 
 def check_max_bytes(value: object, option: str = "max-bytes") -> int:
     try:
-        size = int(value)  # type: ignore[call-overload]
+        size: int = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise ConfigError(f"{option} {value!r} is not a whole number of bytes") from None
     if size <= 0:
@@ -115,6 +148,13 @@ def bridge_options(
     verify_tls: bool = True,
 ) -> BridgeOptions:
     check_url(url)
+    # Credentials in the URL move to the options, so the URL can be shown anywhere.
+    url, url_user, url_password = split_credentials(url)
+    if url_user is not None or url_password is not None:
+        if username or token is not None or (url_password is not None and password is not None):
+            raise ConfigError("credentials are given both in the URL and as options; give them once")
+        # A user name in the URL may take its password from a file or the environment.
+        username, password = url_user, url_password if url_password is not None else password
     if password is not None and not username:
         raise ConfigError("a password was given without a username")
     if username and password is None:
@@ -160,3 +200,22 @@ def parse_listen(value: str, option: str = "listen") -> Tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port_text)
+
+
+# Go's time.ParseDuration units, which Telegraf's own durations use ("10s", "1m30s", "500ms").
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)"
+
+
+def parse_duration(text: str, option: str = "--interval") -> float:
+    """Seconds from a Telegraf-style duration ("10s", "1m", "500ms", "1h30m") or plain seconds."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", value):
+        seconds = float(value)
+    elif re.fullmatch(f"(?:{_PART})+", value):
+        seconds = sum(float(n) * _UNITS[u] for n, u in re.findall(_PART, value))
+    else:
+        raise ConfigError(f"{option} {text!r} is not a duration like 10s, 1m, 500ms or a number of seconds")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"{option} {text!r} must be longer than zero")
+    return seconds

@@ -15,127 +15,91 @@ Routes (GET and HEAD only)::
 from __future__ import annotations
 
 import html
+import math
 import socket
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Dict, Optional, Sequence, Tuple
 from urllib.parse import parse_qs
 
-from .config import BridgeOptions
-from .fetch import BridgeClient, FetchTimeout
-from .health import BridgeHealth
-from .mapping import meta_families
-from .poll import PollResult, bridge_labels, poll_bridge
+from .config import DEFAULT_CONCURRENCY, BridgeOptions, redact_url
+from .health import ERROR, NOTICE, WARNING, Event
+from .logtext import MAX_LINE, loggable
 from .render.prometheus import CONTENT_TYPE, render_prometheus
-from .samples import merge_families
+from .runtime import Runtime, bridge_labels
 
 TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 # Left for rendering and sending, so our answer arrives before Prometheus gives up.
 TIMEOUT_MARGIN = 0.25
+# A scrape timeout header outside this range is absurd (a client's mistake or an attack
+# that would make the poll every concurrent scrape shares fail): it is ignored.
+SANE_SCRAPE_TIMEOUT = (0.1, 86400.0)
 TEXT = "text/plain; charset=utf-8"
+# Health event level -> logfmt level, as Prometheus' own programs spell them.
+LOG_LEVELS = {ERROR: "error", WARNING: "warn", NOTICE: "info"}
 
 
 def log_line(stream: IO[str], level: str, message: str) -> None:
     """One logfmt line, the idiom of Prometheus' own programs and exporters."""
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-    quoted = message.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    quoted = loggable(message, MAX_LINE).replace("\\", "\\\\").replace('"', '\\"')
     stream.write(f'ts={stamp} level={level} msg="{quoted}"\n')
     stream.flush()
 
 
+def scrape_cap(header: Optional[str]) -> Optional[float]:
+    """The poll timeout Prometheus' scrape timeout header allows, or None to keep the
+    configured one (no header, or an absurd value)."""
+    try:
+        offered = float(header) if header else math.nan
+    except ValueError:
+        return None
+    if not SANE_SCRAPE_TIMEOUT[0] <= offered <= SANE_SCRAPE_TIMEOUT[1]:  # NaN fails too
+        return None
+    return offered - TIMEOUT_MARGIN if offered > 2 * TIMEOUT_MARGIN else offered / 2
+
+
 def scrape_budget(configured: float, header: Optional[str]) -> float:
     """The poll timeout for one scrape: the configured one, cut to fit Prometheus' own."""
-    try:
-        offered = float(header) if header else 0.0
-    except ValueError:
-        offered = 0.0
-    if not offered > 0 or offered == float("inf"):
-        return configured
-    budget = offered - TIMEOUT_MARGIN if offered > 2 * TIMEOUT_MARGIN else offered / 2
-    return min(configured, budget)
-
-
-class _Flight:
-    __slots__ = ("done", "result", "followers")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.result: Optional[PollResult] = None
-        self.followers = 0  # scrapes waiting for this poll
-
-
-class Target:
-    """One bridge: its client, its health, and at most one poll in flight.
-
-    A scrape that arrives while a poll of this bridge runs waits for that poll and
-    shares its result, so N concurrent scrapes cost the bridge one request.
-    """
-
-    def __init__(self, options: BridgeOptions, legacy_names: bool, log: IO[str]) -> None:
-        self.options = options
-        self.client = BridgeClient(options)
-        self.legacy_names = legacy_names
-        self.health = BridgeHealth(options.name)
-        self._log = log
-        self._lock = threading.Lock()
-        self._flight: Optional[_Flight] = None
-
-    def poll(self, timeout: float) -> PollResult:
-        with self._lock:
-            flight, leader = self._flight, self._flight is None
-            if leader:
-                flight = self._flight = _Flight()
-            else:
-                flight.followers += 1  # type: ignore[union-attr]
-        assert flight is not None
-        if not leader:
-            # The leader's fetch has its own deadline; a little grace covers mapping.
-            if flight.done.wait(timeout + TIMEOUT_MARGIN) and flight.result is not None:
-                return flight.result
-            return self._failed(f"the poll in flight did not finish within {timeout:g} s (timeout)", timeout)
-        try:
-            flight.result = poll_bridge(self.client, (), self.legacy_names, timeout=timeout)
-            lines = self.health.update(flight.result)
-        finally:
-            with self._lock:
-                self._flight = None
-            flight.done.set()
-        for level, line in lines:
-            log_line(self._log, level, line)
-        return flight.result
-
-    def followers(self) -> int:
-        """Scrapes now waiting for the poll in flight (0 when none runs)."""
-        with self._lock:
-            return self._flight.followers if self._flight is not None else 0
-
-    def _failed(self, reason: str, seconds: float) -> PollResult:
-        error = FetchTimeout(self.options.name, self.options.url, reason)
-        return PollResult(self.options.name, meta_families(False, seconds), [], error)
+    cap = scrape_cap(header)
+    return configured if cap is None else min(configured, cap)
 
 
 class Exporter:
-    """The targets and the HTTP server; ``start()`` serves in a thread, ``stop()`` ends it."""
+    """The bridges' runtime and the HTTP server; ``start()`` serves in a thread, ``stop()`` ends it.
+
+    Scraped and probe-only bridges share one runtime, so a /metrics and a /probe of the
+    same bridge at the same time share one poll.
+    """
 
     def __init__(self, bridges: Sequence[BridgeOptions], host: str = "127.0.0.1", port: int = 0,
                  named: bool = False, legacy_names: bool = False,
-                 probe_only: Sequence[BridgeOptions] = (), log: IO[str] = sys.stderr) -> None:
+                 probe_only: Sequence[BridgeOptions] = (), log: IO[str] = sys.stderr,
+                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.log = log
-        self.scraped = [Target(b, legacy_names, log) for b in bridges]
+        self.scraped = tuple(range(len(bridges)))
         self.labels = bridge_labels(bridges, named)
-        self.probe_targets: Dict[str, Target] = {}
-        for target in self.scraped + [Target(b, legacy_names, log) for b in probe_only]:
-            self.probe_targets.setdefault(target.options.name, target)
-            self.probe_targets.setdefault(target.options.url, target)
-        self._pool = ThreadPoolExecutor(len(bridges), "jitsi-poll") if len(bridges) > 1 else None
+        self.runtime = Runtime(list(bridges) + list(probe_only), legacy_names=legacy_names,
+                               report=self._report, concurrency=concurrency)
+        # /probe?target= takes a bridge's name or URL (without credentials).
+        self.probe_targets: Dict[str, int] = {}
+        for index, bridge in enumerate(self.runtime.bridges):
+            self.probe_targets.setdefault(bridge.name, index)
+            self.probe_targets.setdefault(bridge.url, index)
         self._active = 0
         self._idle = threading.Condition()
-        self.httpd = _make_server(host, port, self)
+        try:
+            self.httpd = _make_server(host, port, self)
+        except BaseException:
+            self.runtime.close()
+            raise
         self._thread: Optional[threading.Thread] = None
+
+    def _report(self, bridge: str, event: Event) -> None:
+        log_line(self.log, LOG_LEVELS[event.level], event.message)
 
     @property
     def address(self) -> Tuple[str, int]:
@@ -148,18 +112,12 @@ class Exporter:
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def metrics(self, timeout_header: Optional[str]) -> str:
-        targets = self.scraped
-        budgets = [scrape_budget(t.options.timeout, timeout_header) for t in targets]
-        if self._pool is None:
-            results = [t.poll(b) for t, b in zip(targets, budgets)]
-        else:
-            results = list(self._pool.map(Target.poll, targets, budgets))
-        return render_prometheus(merge_families(
-            [f.with_labels(labels) for f in result.families] for result, labels in zip(results, self.labels)
-        ))
+        results = self.runtime.poll(scrape_cap(timeout_header), self.scraped)
+        return render_prometheus(self.runtime.combined(results, self.labels))
 
-    def probe(self, target: Target, timeout_header: Optional[str]) -> str:
-        return render_prometheus(target.poll(scrape_budget(target.options.timeout, timeout_header)).families)
+    def probe(self, target: int, timeout_header: Optional[str]) -> str:
+        result = self.runtime.poll_bridge(target, scrape_cap(timeout_header))
+        return render_prometheus(self.runtime.combined([result], [()]))
 
     def start(self, poll_interval: float = 0.5) -> "Exporter":
         """Serve in a thread; ``stop()`` may wait up to ``poll_interval`` for it to notice."""
@@ -176,10 +134,7 @@ class Exporter:
             while self._active and time.monotonic() < deadline:
                 self._idle.wait(deadline - time.monotonic())
         self.httpd.server_close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-        for target in set(self.probe_targets.values()):
-            target.client.close()
+        self.runtime.close()
 
     def busy(self, delta: int) -> None:
         with self._idle:
@@ -209,7 +164,7 @@ def _make_server(host: str, port: int, exporter: Exporter) -> ThreadingHTTPServe
 
 
 def landing_page(exporter: Exporter) -> str:
-    names = sorted({t.options.name for t in exporter.probe_targets.values()})
+    names = sorted({exporter.runtime.bridges[i].name for i in exporter.probe_targets.values()})
     items = "".join(
         f'<li><a href="/probe?target={html.escape(n, quote=True)}">{html.escape(n)}</a></li>' for n in names
     )
@@ -221,22 +176,23 @@ def landing_page(exporter: Exporter) -> str:
     )
 
 
-def probe_target(exporter: Exporter, query: str) -> Tuple[Optional[Target], int, str]:
-    """The target a /probe query names, or the status and message refusing it."""
+def probe_target(exporter: Exporter, query: str) -> Tuple[Optional[int], int, str]:
+    """The bridge (runtime index) a /probe query names, or the status and message refusing it."""
     try:
         params = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError:
-        return None, 400, f"Query {query!r} cannot be parsed; use /probe?target=NAME\n"
+        return None, 400, f"Query {loggable(repr(redact_url(query)))} cannot be parsed; use /probe?target=NAME\n"
     unknown = sorted(set(params) - {"target"})
     if unknown:
-        return None, 400, f"Unknown parameter {unknown[0]!r}; /probe takes only target=NAME\n"
+        return None, 400, f"Unknown parameter {loggable(repr(unknown[0]))}; /probe takes only target=NAME\n"
     values = params.get("target", [])
     if len(values) != 1 or not values[0]:
         return None, 400, "Give exactly one target: /probe?target=NAME\n"
     target = exporter.probe_targets.get(values[0])
     if target is None:
         return None, 404, (
-            f"Target {values[0]!r} is neither a configured bridge name or URL nor on the probe allow-list;"
+            f"Target {loggable(repr(redact_url(values[0])))} is neither a configured bridge name or URL"
+            " nor on the probe allow-list;"
             " add it with --url or --probe-allow (the exporter fetches no other URL)\n"
         )
     return target, 200, ""
@@ -307,4 +263,4 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 
 
-__all__ = ["CONTENT_TYPE", "Exporter", "Handler", "Target", "log_line", "scrape_budget"]
+__all__ = ["CONTENT_TYPE", "Exporter", "Handler", "log_line", "scrape_budget", "scrape_cap"]

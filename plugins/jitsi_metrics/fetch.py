@@ -1,12 +1,13 @@
 """One HTTP poll of one bridge: a payload dict, or a FetchError.
 
-Errors::
+Errors (``cause`` is a short stable word for health tracking)::
 
     FetchError              anything that cost this poll; str() is one line for a log
-    ├── FetchTimeout        no complete answer within the timeout (body included)
+    ├── FetchTimeout        no complete answer within the timeout: connect, headers and body
     ├── FetchConnectionError refused, reset, DNS, TLS
-    ├── FetchStatusError    HTTP status outside 2xx
+    ├── FetchStatusError    HTTP status outside 2xx ("HTTP 404", "HTTP 503": each its own cause)
     ├── FetchTooLarge       body over the size cap
+    ├── FetchEncoded        a Content-Encoding we did not ask for (we ask for identity)
     ├── FetchNotJSON        body is not JSON (an HTML error page, say)
     └── FetchNotObject      JSON, but not an object
 """
@@ -26,6 +27,7 @@ import urllib3
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from .config import BridgeOptions
+from .logtext import loggable
 
 CHUNK_BYTES = 65536
 
@@ -38,48 +40,56 @@ _STATUS_HINTS = {
 
 
 class FetchError(Exception):
+    cause = "failed"
+
     def __init__(self, bridge: str, url: str, reason: str) -> None:
-        super().__init__(f'Bridge "{bridge}" ({url}): {reason}')
+        super().__init__(f'Bridge "{loggable(bridge)}" ({loggable(url)}): {reason}')
         self.bridge = bridge
         self.url = url
         self.reason = reason
 
 
 class FetchTimeout(FetchError):
-    pass
+    cause = "timeout"
 
 
 class FetchConnectionError(FetchError):
-    pass
+    cause = "connection"
 
 
 class FetchStatusError(FetchError):
     def __init__(self, bridge: str, url: str, reason: str, status: int) -> None:
         super().__init__(bridge, url, reason)
         self.status = status
+        self.cause = f"HTTP {status}"  # 404 then 503 is news: a different thing to fix
 
 
 class FetchTooLarge(FetchError):
-    pass
+    cause = "too large"
+
+
+class FetchEncoded(FetchError):
+    cause = "encoded"
 
 
 class FetchNotJSON(FetchError):
-    pass
+    cause = "not JSON"
 
 
 class FetchNotObject(FetchError):
-    pass
+    cause = "not an object"
 
 
 class _Watchdog:
-    """Shuts a socket down when its deadline passes.
+    """One thread for every client of the process: shuts a socket down when its deadline passes.
 
-    requests' timeout applies to each socket read, so a bridge that trickles its body
-    a byte at a time would never time out; shutting the socket down from this thread
-    makes the blocked read return at the deadline. Waking the thread at every poll
-    would cost more than the poll's mapping, so while idle it sleeps for one timeout
-    span: a poll armed meanwhile has a later deadline than that wake-up and needs no
-    notification.
+    requests' timeout applies to each socket read, so a bridge that trickles its headers
+    or body a byte at a time (or sends "100 Continue" forever) would never time out;
+    shutting the socket down from this thread makes the blocked read return at the
+    deadline. Waking the thread at every poll would cost more than the poll's mapping,
+    so while idle it sleeps for one timeout span: a poll armed meanwhile has a later
+    deadline than that wake-up and needs no notification. The thread starts with the
+    first armed poll and ends once the last client has closed.
     """
 
     def __init__(self) -> None:
@@ -87,8 +97,19 @@ class _Watchdog:
         self._armed: Dict[int, Tuple[float, socket.socket]] = {}
         self._ids = itertools.count()
         self._thread: Optional[threading.Thread] = None
+        self._clients = 0
         self._wake_at = math.inf
         self._span = 1.0
+
+    def register(self) -> None:
+        with self._cond:
+            self._clients += 1
+
+    def unregister(self) -> None:
+        with self._cond:
+            self._clients = max(self._clients - 1, 0)
+            if not self._clients:
+                self._cond.notify()
 
     def arm(self, deadline: float, sock: socket.socket) -> int:
         token = next(self._ids)
@@ -108,7 +129,7 @@ class _Watchdog:
 
     def _run(self) -> None:
         with self._cond:
-            while True:
+            while self._clients or self._armed:
                 now = time.monotonic()
                 for token, (deadline, sock) in list(self._armed.items()):
                     if deadline <= now:
@@ -120,23 +141,56 @@ class _Watchdog:
                 upcoming = [deadline for deadline, _ in self._armed.values()]
                 self._wake_at = min(upcoming) if upcoming else now + self._span
                 self._cond.wait(self._wake_at - now)
+            self._thread = None
+            self._wake_at = math.inf
 
 
-def _response_socket(raw: Any) -> Optional[socket.socket]:
-    connection = getattr(raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
-    if isinstance(sock, socket.socket):
-        return sock
-    try:  # urllib3 releases that keep no reference to the connection
-        candidate = raw._fp.fp.raw._sock
-    except AttributeError:
-        return None
-    return candidate if isinstance(candidate, socket.socket) else None
+WATCHDOG = _Watchdog()
+
+
+class _Deadline(threading.local):
+    """The deadline of the fetch running in this thread, and its watchdog token."""
+
+    deadline = math.inf
+    token: Optional[int] = None
+
+    def arm(self, sock: Any) -> None:
+        if self.token is None and isinstance(sock, socket.socket) and self.deadline < math.inf:
+            self.token = WATCHDOG.arm(self.deadline, sock)
+
+    def disarm(self) -> None:
+        if self.token is not None:
+            WATCHDOG.disarm(self.token)
+        self.token = None
+        self.deadline = math.inf
+
+
+def connection_pool(session: requests.Session, url: str, tls: Dict[str, Any], deadline: _Deadline) -> Any:
+    """The urllib3 connection pool that polls ``url``, its connections watched by ``deadline``.
+
+    requests' own pool is used when the session's adapter has one (its TLS defaults and
+    keep-alive); an adapter without a urllib3 pool manager (a custom one mounted on the
+    session) gets a plain ``urllib3.PoolManager`` instead. Either way the pool's
+    connections arm the watchdog as soon as the request is sent, so the deadline covers
+    the status line and headers too, not only the body.
+    """
+    manager = getattr(session.get_adapter(url), "poolmanager", None)
+    if not isinstance(manager, urllib3.PoolManager):
+        manager = urllib3.PoolManager()
+    pool = manager.connection_from_url(url, pool_kwargs=tls)
+    base = pool.ConnectionCls
+
+    class WatchedConnection(base):  # type: ignore[valid-type,misc]
+        def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+            deadline.arm(getattr(self, "sock", None))
+            return super().getresponse(*args, **kwargs)
+
+    pool.ConnectionCls = WatchedConnection
+    return pool
 
 
 def _snippet(body: bytes) -> str:
-    text = body[:60].decode("utf-8", "replace").strip()
-    return repr(text + ("…" if len(body) > 60 else ""))
+    return repr(loggable(body[:200].decode("utf-8", "replace").strip(), 60))
 
 
 class BridgeClient:
@@ -149,11 +203,14 @@ class BridgeClient:
     half of a poll's cost (docs/performance.md).
     """
 
-    def __init__(self, options: BridgeOptions, session_factory: Callable[[], requests.Session] = requests.Session) -> None:
+    def __init__(self, options: BridgeOptions,
+                 session_factory: Callable[[], requests.Session] = requests.Session) -> None:
         self.options = options
         self.session = session_factory()
         self.session.trust_env = False
-        headers = {"Accept": "application/json"}
+        # identity: a compressed body could inflate far past the size cap before we see
+        # it (urllib3 1.26 decodes "gzip, gzip" in one go), and /colibri/stats is small.
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         if options.token:
             headers["Authorization"] = f"Bearer {options.token}"
         auth = (options.username, options.password or "") if options.username else None
@@ -167,9 +224,10 @@ class BridgeClient:
                 "cert_reqs": "CERT_REQUIRED" if options.verify_tls else "CERT_NONE",
                 "ca_certs": options.ca_file or DEFAULT_CA_BUNDLE_PATH,
             }
-        adapter = self.session.get_adapter(options.url)
-        self._pool = adapter.poolmanager.connection_from_url(prepared.url, pool_kwargs=tls)
-        self._watchdog = _Watchdog()
+        self._deadline = _Deadline()
+        self._pool = connection_pool(self.session, prepared.url or options.url, tls, self._deadline)
+        self._closed = False
+        WATCHDOG.register()
 
     def _error(self, kind: Callable[..., FetchError], reason: str, *extra: Any) -> FetchError:
         return kind(self.options.name, self.options.url, reason, *extra)
@@ -178,56 +236,75 @@ class BridgeClient:
         """The bridge's payload, or a FetchError that says what went wrong.
 
         ``timeout`` overrides the configured one for this poll (an exporter cuts it to
-        fit Prometheus' scrape timeout).
+        fit Prometheus' scrape timeout); it bounds connect, headers and body together.
         """
-        options = self.options
-        seconds = options.timeout if timeout is None else timeout
+        seconds = self.options.timeout if timeout is None else timeout
         deadline = time.monotonic() + seconds
+        self._deadline.deadline = deadline
         try:
-            response = self._pool.urlopen(
-                "GET", self._path, headers=self._headers, preload_content=False, retries=False,
-                redirect=False, timeout=urllib3.Timeout(connect=seconds, read=seconds),
+            response = self._open(deadline, seconds)
+            try:
+                body = self._read_body(response, deadline, seconds)
+            except BaseException:
+                response.close()  # also drops the connection, which may hold half a body
+                raise
+        finally:
+            self._deadline.disarm()
+        response.release_conn()  # back to the pool, kept alive
+        return self._payload(response, body)
+
+    def _open(self, deadline: float, seconds: float) -> Any:
+        try:
+            return self._pool.urlopen(
+                "GET", self._path, headers=self._headers, preload_content=False, decode_content=False,
+                retries=False, redirect=False, timeout=urllib3.Timeout(connect=seconds, read=seconds),
             )
         except urllib3.exceptions.NewConnectionError as exc:  # a TimeoutError subclass in urllib3
+            if time.monotonic() >= deadline:
+                raise self._error(FetchTimeout, f"no connection within {seconds:g} s (timeout)") from None
             raise self._error(FetchConnectionError, f"cannot connect: {_root_cause(exc)}") from None
         except urllib3.exceptions.TimeoutError:
             raise self._error(FetchTimeout, f"no answer within {seconds:g} s (timeout)") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if time.monotonic() >= deadline:  # the watchdog cut a status line or headers that never ended
+                raise self._error(FetchTimeout, f"no complete headers within {seconds:g} s (timeout)") from None
             raise self._error(FetchConnectionError, f"cannot connect: {_root_cause(exc)}") from None
-        try:
-            body = self._read_body(response, deadline, seconds)
-        except BaseException:
-            response.close()  # also drops the connection, which may hold half a body
-            raise
-        response.release_conn()  # back to the pool, kept alive
+
+    def _payload(self, response: Any, body: bytes) -> Dict[str, Any]:
         status = response.status
         if not 200 <= status < 300:
             hint = _STATUS_HINTS.get(status)
-            reason = f"HTTP {status} {response.reason or ''}".rstrip() + f", body {_snippet(body)}"
+            phrase = loggable(response.reason or "", 60)
+            reason = f"HTTP {status} {phrase}".rstrip() + f", body {_snippet(body)}"
             raise self._error(FetchStatusError, reason + (f"; {hint}" if hint else ""), status)
         try:
             payload = json.loads(body)
-        except ValueError:
-            ctype = response.headers.get("Content-Type", "no Content-Type")
-            raise self._error(
-                FetchNotJSON, f"HTTP {status} with {ctype} is not JSON: {_snippet(body)}; is the URL the bridge's /colibri/stats?"
-            ) from None
+        except (ValueError, RecursionError) as exc:
+            ctype = loggable(response.headers.get("Content-Type", "no Content-Type"), 80)
+            why = "nests too deeply" if isinstance(exc, RecursionError) else "is not JSON"
+            raise self._error(FetchNotJSON, f"HTTP {status} with {ctype} {why}: {_snippet(body)}; "
+                              "is the URL the bridge's /colibri/stats?") from None
         if not isinstance(payload, dict):
             raise self._error(FetchNotObject, f"HTTP {status} JSON is {type(payload).__name__}, expected an object")
         return payload
 
     def _read_body(self, response: Any, deadline: float, seconds: float) -> bytes:
         options = self.options
+        encoding = response.headers.get("Content-Encoding", "").strip()
+        if encoding and encoding.lower() != "identity":
+            raise self._error(FetchEncoded, f"body is encoded as {loggable(encoding, 60)!r} although we asked for "
+                              "identity; refused, since it could inflate past the size cap")
         length = response.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > options.max_bytes:
             raise self._error(FetchTooLarge, f"body of {int(length)} bytes is over the {options.max_bytes}-byte cap")
-        sock = _response_socket(response)
-        token = self._watchdog.arm(deadline, sock) if sock is not None else None
+        # Armed already when the request went out (connection_pool); a connection the pool
+        # opened without calling getresponse on us is armed here.
+        self._deadline.arm(getattr(getattr(response, "_connection", None), "sock", None))
         chunks: List[bytes] = []
         size = 0
         try:
             while True:
-                chunk = response.read(CHUNK_BYTES, decode_content=True)
+                chunk = response.read(CHUNK_BYTES, decode_content=False)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -242,15 +319,18 @@ class BridgeClient:
             if time.monotonic() >= deadline:
                 raise self._error(FetchTimeout, f"body not complete within {seconds:g} s (timeout)") from None
             raise self._error(FetchConnectionError, f"connection broke while reading: {_root_cause(exc)}") from None
-        finally:
-            if token is not None:
-                self._watchdog.disarm(token)
         if time.monotonic() >= deadline:
             raise self._error(FetchTimeout, f"body not complete within {seconds:g} s (timeout)")
         return b"".join(chunks)
 
     def close(self) -> None:
-        self.session.close()
+        if not self._closed:
+            self._closed = True
+            # Closed here too: the session's close leaves this pool's kept-alive
+            # connection open (seen with urllib3 2.x), holding an fd and the bridge's slot.
+            self._pool.close()
+            self.session.close()
+            WATCHDOG.unregister()
 
     def __enter__(self) -> "BridgeClient":
         return self
@@ -278,5 +358,4 @@ def _root_cause(exc: BaseException) -> str:
         else:
             break
     text = _OBJECT_REPR.sub("", str(exc)) or type(exc).__name__
-    lines = text.splitlines()
-    return lines[0][:300] if lines else type(exc).__name__
+    return loggable(text) or type(exc).__name__

@@ -1,44 +1,61 @@
-"""Which log lines a bridge's poll deserves: one when it goes bad, one when it recovers.
+"""Which log lines a bridge's polls deserve: news only, never one per poll.
 
-Front ends keep one ``BridgeHealth`` per bridge and print what ``update`` returns in
-their host's idiom (Telegraf's ``E!``, collectd.error, the exporter's log). A bridge
-that keeps failing the same way is reported once; a different failure is reported
-again, because it is news.
+The runtime keeps one ``BridgeHealth`` per bridge and hands each front end the events
+``update`` returns, which it prints in its host's idiom (Telegraf's ``E!``,
+collectd.warning, the exporter's logfmt). The events:
+
+- went bad: the first failed poll (error);
+- changed reason: a failure with another ``cause`` than the last one, e.g. HTTP 404
+  (REST API off) followed by HTTP 503 (statistics off), or a timeout followed by a
+  refused connection (error);
+- recovered: the first good poll after failures (notice);
+- fields dropped: a field warning not given on the previous poll (warning);
+- fields valid again: a good poll without warnings after one with some (notice).
+
+A bridge that keeps failing for the same cause, or keeps dropping the same fields, is
+reported once.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
-
-from .poll import PollResult
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 ERROR = "error"
 WARNING = "warning"
-INFO = "info"
+NOTICE = "notice"
 
-LogLine = Tuple[str, str]
+
+class Event(NamedTuple):
+    level: str  # ERROR, WARNING or NOTICE
+    message: str  # one line; bridge text in it is already escaped and bounded
 
 
 class BridgeHealth:
     def __init__(self, bridge: str) -> None:
         self.bridge = bridge
-        self._failure: Optional[str] = None
+        self._cause: Optional[str] = None
         self._warnings: Tuple[str, ...] = ()
 
-    def update(self, result: PollResult) -> List[LogLine]:
-        lines: List[LogLine] = []
-        if result.error is not None:
-            failure = type(result.error).__name__
-            if failure != self._failure:
-                lines.append((ERROR, f"{result.error}; retrying at each poll, reporting once when it recovers"))
-            self._failure = failure
-            return lines
-        if self._failure is not None:
-            lines.append((INFO, f'Bridge "{self.bridge}" is answering again'))
-            self._failure = None
-        warnings = tuple(result.warnings)
-        if warnings != self._warnings:
-            lines.extend((WARNING, w) for w in warnings if w not in self._warnings)
-            if self._warnings and not warnings:
-                lines.append((INFO, f'Bridge "{self.bridge}": every field is valid again'))
-            self._warnings = warnings
-        return lines
+    def update(self, error: Optional[Exception], warnings: Sequence[str] = ()) -> List[Event]:
+        """Events for one poll: ``error`` (with a ``cause`` attribute) if it failed, else
+        the field warnings of the payload."""
+        if error is not None:
+            cause = str(getattr(error, "cause", type(error).__name__))
+            events = []
+            if cause != self._cause:
+                events.append(Event(ERROR, f"{error}; retrying at each poll, reporting once when it recovers"))
+            self._cause = cause
+            return events
+        events = []
+        if self._cause is not None:
+            events.append(Event(NOTICE, f'Bridge "{self.bridge}" is answering again'))
+            self._cause = None
+        current = tuple(warnings)
+        if current != self._warnings:
+            events.extend(Event(WARNING, w) for w in current if w not in self._warnings)
+            if self._warnings and not current:
+                events.append(Event(NOTICE, f'Bridge "{self.bridge}": every field is valid again'))
+            self._warnings = current
+        return events
+
+
+__all__ = ["ERROR", "NOTICE", "WARNING", "BridgeHealth", "Event"]

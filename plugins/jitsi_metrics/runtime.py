@@ -1,0 +1,235 @@
+"""The polling runtime every front end uses: a set of bridges, polled safely.
+
+For its bridges a ``Runtime`` owns the clients, the per-bridge isolation of fetch
+*and* map (any exception costs that bridge only, as ``jitsi_up 0`` and one error line
+naming it), the timing, single-flight polling (concurrent callers of one bridge share
+one poll, which is what the exporter's concurrent scrapes need), a bounded worker pool
+and each bridge's health. Health news goes to the ``report`` callback once per poll,
+from the thread that ran it; the front end prints it in its host's idiom.
+
+It is also the one place that calls the core: ``map_bridge`` maps a payload,
+``meta`` builds ``jitsi_up``/``jitsi_scrape_duration_seconds`` and ``combined`` joins
+the bridges' results for one render call.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from .config import DEFAULT_CONCURRENCY, BridgeOptions
+from .fetch import BridgeClient, FetchError, FetchTimeout
+from .health import BridgeHealth, Event
+from .logtext import loggable
+from .mapping import map_payload, meta_families
+from .samples import Family, Labels, merge_families
+
+BRIDGE_LABEL = "bridge"
+# A follower waits this much past its own deadline for the poll it shares.
+FOLLOWER_GRACE = 0.25
+
+Report = Callable[[str, Event], None]
+
+
+class PollBug(FetchError):
+    """An exception our own fetch or mapping code raised for one bridge's answer: a bug,
+    caught so that it costs only that bridge."""
+
+    cause = "bug"
+
+
+class PollResult(NamedTuple):
+    bridge: str
+    families: List[Family]  # unlabelled; ``Runtime.combined`` adds the bridge label
+    warnings: List[str]  # one per dropped field
+    error: Optional[FetchError]
+
+    @property
+    def up(self) -> bool:
+        return self.error is None
+
+
+def bridge_labels(bridges: Sequence[BridgeOptions], named: bool) -> List[Labels]:
+    """A ``bridge`` label on every sample when there are several bridges or a name was
+    given; a single unnamed bridge gets none, like the Go exporter."""
+    if len(bridges) > 1 or named:
+        return [((BRIDGE_LABEL, b.name),) for b in bridges]
+    return [() for _ in bridges]
+
+
+def map_bridge(payload: Dict[str, Any], bridge: str, legacy_names: bool) -> Tuple[List[Family], List[str]]:
+    """The core's mapping of one payload: (families, field warnings)."""
+    mapped = map_payload(payload, (), legacy_names=legacy_names)
+    return mapped.families, mapped.warnings(bridge)
+
+
+def meta(up: bool, seconds: float) -> List[Family]:
+    return meta_families(up, seconds, ())
+
+
+def poll_once(client: Any, legacy_names: bool = False, timeout: Optional[float] = None,
+              clock: Callable[[], float] = time.perf_counter) -> PollResult:
+    """Fetch and map one bridge; never raises."""
+    options: BridgeOptions = client.options
+    start = clock()
+    try:
+        payload = client.fetch(timeout)
+        families, warnings = map_bridge(payload, options.name, legacy_names)
+    except FetchError as error:
+        return PollResult(options.name, meta(False, clock() - start), [], error)
+    except Exception as exc:  # a bug in fetch or map must cost this bridge only
+        reason = loggable(f"unexpected {type(exc).__name__}: {exc}")
+        bug = PollBug(options.name, options.url, f"{reason}; a bug in jitsi-meet-metrics, please report it")
+        return PollResult(options.name, meta(False, clock() - start), [], bug)
+    return PollResult(options.name, meta(True, clock() - start) + families, warnings, None)
+
+
+class _Flight:
+    """One poll of one bridge in progress, which other callers may wait for."""
+
+    __slots__ = ("deadline", "done", "followers", "result")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.done = threading.Event()
+        self.followers = 0
+        self.result: Optional[PollResult] = None
+
+
+def _ignore(bridge: str, event: Event) -> None:
+    pass
+
+
+class Runtime:
+    """The bridges of one front end; ``poll()`` polls them all, ``close()`` ends it all."""
+
+    def __init__(self, bridges: Sequence[BridgeOptions], named: bool = False, legacy_names: bool = False,
+                 report: Report = _ignore, concurrency: int = DEFAULT_CONCURRENCY,
+                 client_factory: Callable[[BridgeOptions], Any] = BridgeClient) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency {concurrency!r} must be at least 1")
+        self.bridges = tuple(bridges)
+        self.labels = bridge_labels(self.bridges, named)
+        self.legacy_names = legacy_names
+        self.concurrency = concurrency
+        self._report = report
+        self._clients: List[Any] = []
+        try:
+            for bridge in self.bridges:
+                self._clients.append(client_factory(bridge))
+        except BaseException:
+            self.close()
+            raise
+        self._health = [BridgeHealth(b.name) for b in self.bridges]
+        self._lock = threading.Lock()
+        self._flights: Dict[int, _Flight] = {}
+        self._executor: Optional[ThreadPoolExecutor] = None
+        self._closed = False
+
+    @property
+    def clients(self) -> List[Any]:
+        return self._clients
+
+    def poll(self, cap: Optional[float] = None, indexes: Optional[Sequence[int]] = None) -> List[PollResult]:
+        """Every bridge (or those of ``indexes``) once, at most ``concurrency`` at a time;
+        results in the same order.
+
+        ``cap`` shortens each bridge's configured timeout (the exporter's scrape budget).
+        """
+        if indexes is None:
+            indexes = range(len(self.bridges))
+        if len(indexes) < 2 or self._closed:  # closed: no new threads; its clients fail fast
+            return [self.poll_bridge(i, cap) for i in indexes]
+        executor = self._pool()
+        futures = [executor.submit(self.poll_bridge, i, cap) for i in indexes]
+        return [f.result() for f in futures]
+
+    def poll_bridge(self, index: int, cap: Optional[float] = None) -> PollResult:
+        """One bridge, shared with any caller already polling it.
+
+        A caller that joins a poll in flight never inherits a shorter deadline than its
+        own: if that poll timed out before this caller's deadline, it polls again with
+        the time it has left.
+        """
+        options = self.bridges[index]
+        timeout = options.timeout if cap is None else min(options.timeout, cap)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                flight = self._flights.get(index)
+                leader = flight is None
+                if flight is None:
+                    flight = self._flights[index] = _Flight(deadline)
+                else:
+                    flight.followers += 1
+            if leader:
+                return self._lead(index, flight, deadline - time.monotonic())
+            finished = flight.done.wait(max(deadline - time.monotonic(), 0.0) + FOLLOWER_GRACE)
+            with self._lock:
+                flight.followers -= 1
+            result = flight.result
+            if not finished or result is None:
+                return self._timed_out(index, timeout)
+            shorter = flight.deadline < deadline - 0.001 and isinstance(result.error, FetchTimeout)
+            if not (shorter and deadline - time.monotonic() > 0.001):
+                return result
+
+    def followers(self, index: int) -> int:
+        """Callers now waiting for the poll of bridge ``index`` in flight (0 when none runs)."""
+        with self._lock:
+            flight = self._flights.get(index)
+            return flight.followers if flight is not None else 0
+
+    def combined(self, results: Sequence[PollResult], labels: Optional[Sequence[Labels]] = None) -> List[Family]:
+        """The families of ``results`` merged for one render call, each bridge's samples
+        with its labels: those of ``labels`` in the same order, by default the runtime's own."""
+        labels = self.labels if labels is None else labels
+        return merge_families([f.with_labels(extra) for f in r.families] for r, extra in zip(results, labels))
+
+    def close(self) -> None:
+        """Closes every client; threads of this runtime end once their poll does."""
+        self._closed = True
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        for client in self._clients:
+            client.close()
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # Created at the first poll: a single bridge needs no threads.
+        with self._lock:
+            if self._executor is None:
+                workers = min(self.concurrency, len(self.bridges))
+                self._executor = ThreadPoolExecutor(workers, thread_name_prefix="jitsi-poll")
+            return self._executor
+
+    def _lead(self, index: int, flight: _Flight, timeout: float) -> PollResult:
+        try:
+            result = poll_once(self._clients[index], self.legacy_names, max(timeout, 0.0))
+            flight.result = result
+            for event in self._health[index].update(result.error, result.warnings):
+                self._report(result.bridge, event)
+        except Exception as exc:  # a bug in reporting: say so, never leave followers waiting
+            bridge = self.bridges[index]
+            error = PollBug(bridge.name, bridge.url, loggable(f"unexpected {type(exc).__name__}: {exc}"))
+            flight.result = result = PollResult(bridge.name, meta(False, 0.0), [], error)
+        finally:
+            with self._lock:
+                self._flights.pop(index, None)
+            flight.done.set()
+        return result
+
+    def _timed_out(self, index: int, seconds: float) -> PollResult:
+        bridge = self.bridges[index]
+        reason = f"the poll in flight did not finish within {seconds:g} s (timeout)"
+        return PollResult(bridge.name, meta(False, seconds), [], FetchTimeout(bridge.name, bridge.url, reason))
+
+
+__all__ = ["BRIDGE_LABEL", "DEFAULT_CONCURRENCY", "PollBug", "PollResult", "Runtime", "bridge_labels", "poll_once"]
