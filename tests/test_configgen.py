@@ -17,8 +17,11 @@ from typing import List, Tuple
 import pytest
 
 from conftest import REPO, child_env, require_tool
+from fake_collectd import parse_config_text
 from jitsi_metrics import configgen
 from jitsi_metrics.cli import main
+from jitsi_metrics.collectd_config import parse_config
+from jitsi_metrics.config import ConfigError
 
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 PUTVAL = re.compile(r"^PUTVAL (\S+) interval=\S+ \S+:(\S+)$", re.M)
@@ -152,15 +155,20 @@ def test_collectd_refuses_names_and_urls_collectd_would_reject() -> None:
         assert message in stderr.getvalue(), stderr.getvalue()
 
 
-def test_collectd_name_rule_is_the_plugins() -> None:
-    from jitsi_metrics import collectd_plugin
-
-    for code in range(32, 127):
-        name = f"a{chr(code)}b"
-        plugin_accepts = not collectd_plugin._UNSAFE.search(name)
-        assert bool(configgen.COLLECTD_NAME.fullmatch(name)) == plugin_accepts, name
-    assert configgen.COLLECTD_NAME.fullmatch("a" * collectd_plugin.MAX_NAME)
-    assert not configgen.COLLECTD_NAME.fullmatch("a" * (collectd_plugin.MAX_NAME + 1))
+def test_collectd_config_refuses_the_names_the_plugin_refuses() -> None:
+    # What the printed <Bridge> block holds must load in the plugin: the same names pass both.
+    for name in ["meet1", "a b", "a/b", "ü", "a" * 127, "a" * 128]:
+        printed = io.StringIO()
+        code = main(["config", "collectd", "--url", "http://127.0.0.1:8080/colibri/stats", "--name", name],
+                    stdout=printed, stderr=io.StringIO())
+        try:
+            parse_config(parse_config_text(f'<Module "jitsi_metrics.collectd_plugin">\n  <Bridge "{name}">\n'
+                                           '    URL "http://127.0.0.1:8080/colibri/stats"\n  </Bridge>\n</Module>\n'
+                                           ).children[0])
+            plugin_accepts = True
+        except ConfigError:
+            plugin_accepts = False
+        assert (code == 0) == plugin_accepts, name
 
 
 def test_usage_errors_name_the_option() -> None:

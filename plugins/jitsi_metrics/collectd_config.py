@@ -80,12 +80,18 @@ _BRIDGE_OPTIONS: Dict[str, Tuple[str, Callable[[Any, str], Any]]] = {
 }
 
 
+def is_instance_name(name: str) -> bool:
+    """Whether ``name`` may name a bridge: it becomes collectd's plugin instance, which
+    collectd limits in length and which must not need quoting in an identifier."""
+    return 0 < len(name) <= MAX_NAME and not UNSAFE.search(name)
+
+
 def _bridge(block: Any) -> BridgeOptions:
     if len(block.values) != 1 or not isinstance(block.values[0], str) or not block.values[0]:
         raise ConfigError(f'Bridge block needs one quoted name, e.g. <Bridge "meet1">, got {tuple(block.values)!r}')
     name = block.values[0]
     where = f'Bridge "{name}" '
-    if UNSAFE.search(name) or len(name) > MAX_NAME:
+    if not is_instance_name(name):
         raise ConfigError(f"{where}name {name!r} may only use A-Z a-z 0-9 _ . : @ + , = - "
                           "(it becomes the plugin instance)")
     kwargs: Dict[str, Any] = {"name": name}

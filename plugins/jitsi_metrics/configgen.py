@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import IO, Callable, List, Optional, Sequence, Tuple
 
+from .collectd_config import is_instance_name
 from .config import ConfigError, bridge_options, check_timeout, check_unique_names
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -30,9 +31,6 @@ SYSTEM_SITE = re.compile(r"^/usr(/local)?/lib/python3(\.\d+)?/dist-packages$")
 MODULE_PATH = re.compile(r'^([ \t]*)#?[ \t]*ModulePath[ \t]+"[^"\n]*"[ \t]*\n', re.M)
 COLLECTD_IMPORT = re.compile(r'^([ \t]*)Import "jitsi_metrics\.collectd_plugin"', re.M)
 BRIDGE_BLOCK = re.compile(r'^([ \t]*)<Bridge "[^"]*">\n.*?^\1</Bridge>\n', re.M | re.S)
-# The collectd plugin's rule for a <Bridge "name"> (it becomes the plugin instance);
-# tests/test_configgen.py keeps the two in step.
-COLLECTD_NAME = re.compile(r"[A-Za-z0-9_.:@+,=-]{1,127}")
 TELEGRAF_COMMAND = re.compile(r"^([ \t]*)(commands?)[ \t]*=[ \t]*(\[.*\])[ \t]*$", re.M)
 
 
@@ -123,7 +121,7 @@ def collectd_config(template: str, bridges: Sequence[Tuple[str, Optional[str]]],
     blocks = []
     for url, name in bridges:
         name = name if name is not None else bridge_options(url).name
-        if not COLLECTD_NAME.fullmatch(name):
+        if not is_instance_name(name):
             raise ConfigError(f"collectd bridge name {name!r} may only use A-Z a-z 0-9 _ . : @ + , = - "
                               "(up to 127); give --name")
         label = collectd_string(name)
