@@ -11,6 +11,9 @@ from typing import Dict, Iterable, List
 
 from ..samples import Labels, Number, Sample
 
+HISTOGRAM = "histogram"
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -56,6 +59,13 @@ def _header_and_name(name: str, help_text: str, mtype: str) -> str:
     return f"{_header(name, help_text, mtype)}\n{name} "
 
 
+def _histogram_family(name: str) -> str:
+    for suffix in HISTOGRAM_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def _grouped(samples: Iterable[Sample]) -> List[Sample]:
     """Samples reordered so each family is contiguous, families in first-seen order."""
     families: Dict[str, List[Sample]] = {}
@@ -86,7 +96,13 @@ def render_prometheus(samples: Iterable[Sample]) -> str:
                 return render_prometheus(_grouped(ordered))
             seen.add(name)
             current = name
-            if not labels:
+            if mtype == HISTOGRAM:
+                # _bucket, _sum and _count samples share one header, under the family's name.
+                family = _histogram_family(name)
+                if family not in seen:
+                    seen.add(family)
+                    append(_header(family, help_text, mtype))
+            elif not labels:
                 # The common case, one unlabelled sample: header and name in one piece.
                 append(_header_and_name(name, help_text, mtype) + value_text)
                 continue
