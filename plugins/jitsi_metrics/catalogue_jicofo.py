@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one catalogue row per line reads best as a table)
 """Jicofo's statistics: one row per metric, named exactly as Jicofo's own /metrics names it.
 
 A row gives the series name Jicofo's /metrics exposes (without ``jitsi_jicofo_``, counters

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one catalogue row per line reads best as a table)
 """JVB's native ``/metrics``: which series stand for which /colibri/stats key, and the rest.
 
 Two tables, the one place that names what /metrics gives:

@@ -143,15 +143,17 @@ def _classify_json_object(path: str, data: Dict[str, Any], component: Optional[C
         return Verdict(JVB_METRICS, "", "JVB /metrics (JSON form)")
     if keys & BY_KEY.keys():
         return Verdict(JVB_COLIBRI, "", "JVB /colibri/stats")
-    return Verdict(None, UNRECOGNISED, f"a JSON object this tool does not recognise (keys such as {shown(sorted(keys)[0])})")
+    example = shown(sorted(keys)[0])
+    return Verdict(None, UNRECOGNISED, f"a JSON object this tool does not recognise (keys such as {example})")
 
 
 def _classify_text(body: bytes, content_type: str) -> Verdict:
     head = body[:65536].decode("utf-8", "replace")
     if "html" in content_type or head.lstrip()[:1] == "<":
         if _LOGIN.search(body[:65536]):
-            return Verdict(None, LOGIN, "a login page answered: a proxy or single sign-on sits in front; "
-                                        "point at the component's private port (JVB :8080, Jicofo :8888) or give credentials")
+            return Verdict(None, LOGIN,
+                           "a login page answered: a proxy or single sign-on sits in front; point at the "
+                           "component's private port (JVB :8080, Jicofo :8888) or give credentials")
         return Verdict(None, HTML, "an HTML page answered, not statistics: check the URL's host, port and path")
     if _JICOFO_SERIES.search(head):
         return Verdict(JICOFO_METRICS, "", "Jicofo /metrics")
@@ -168,9 +170,9 @@ def classify(path: str, answer: Answer, component: Optional[Component] = None) -
                                    "is in the way: give --username with --password-file, or --token-file")
     if status == 404:
         if path.endswith("/colibri/stats") and component is not None and component.is_jvb:
-            return Verdict(None, REST_OFF, f"HTTP 404: this JVB ({component.version or 'version unknown'}) has its REST "
-                                           f"API off, the default; its /metrics gives the same statistics, or "
-                                           f"{REST_ON_HINT}")
+            version = component.version or "version unknown"
+            return Verdict(None, REST_OFF, f"HTTP 404: this JVB ({version}) has its REST API off, the default; "
+                                           f"its /metrics gives the same statistics, or {REST_ON_HINT}")
         return Verdict(None, NOT_FOUND, "HTTP 404: nothing at this path; check it (JVB: :8080/colibri/stats or "
                                         ":8080/metrics, Jicofo: :8888/stats or :8888/metrics)")
     if status == 503 and path.endswith("/colibri/stats"):

@@ -47,7 +47,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _number(value: Any) -> Number:
-    return NON_FINITE[value] if type(value) is str else value  # type: ignore[no-any-return]
+    return NON_FINITE[value] if type(value) is str else value
 
 
 def _sample(metric: JicofoMetric, value: Number, labels: Labels) -> Sample:

@@ -46,7 +46,8 @@ def _equivalent_samples(eq: Equivalent, metric: Metric, values: List[Series], la
     for series_labels, value in values:
         if metric.kind == INFO:
             text = dict(series_labels).get(metric.key, "")
-            out.append(Sample(metric.name, 1, labels + ((metric.label, text),), metric.type, metric.help_text, metric.key))
+            out.append(Sample(metric.name, 1, labels + ((metric.label, text),), metric.type, metric.help_text,
+                              metric.key))
         elif metric.kind == BOOL:
             out.append(Sample(metric.name, 1 if value else 0, labels + series_labels, metric.type,
                               metric.help_text, metric.key))
