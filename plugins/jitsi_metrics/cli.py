@@ -98,9 +98,10 @@ def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
     if args.payload:
         with open(args.payload, "rb") as handle:
             payload = handle.read()
-    server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload)
-    what = f"replaying {args.payload}" if payload is not None else "simulated bridge"
-    print(f"Serving {what} on {server.url} (Ctrl-C to stop)", file=stderr, flush=True)
+    server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload,
+                          component="jicofo" if args.jicofo else "jvb", rest_enabled=not args.rest_disabled)
+    what = f"replaying {args.payload}" if payload is not None else "simulated " + ("Jicofo" if args.jicofo else "bridge")
+    print(f"Serving {what} on {server.base_url} (Ctrl-C to stop)", file=stderr, flush=True)
     _serve_until_signal(server.serve_forever, server.stop)
     return 0
 
@@ -132,7 +133,7 @@ def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import exporter_cli, telegraf
+    from . import diagnose, exporter_cli, telegraf
 
     parser = argparse.ArgumentParser(
         prog="jitsi-metrics",
@@ -175,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--listen", default="127.0.0.1:8080", help="address to serve on (default: %(default)s)")
     simulate.add_argument("--payload", metavar="FILE", help="serve this file's bytes as they are, bad types included")
     simulate.add_argument("--seed", type=int, default=1, help="seed of the simulation (default: %(default)s)")
+    simulate.add_argument("--rest-disabled", action="store_true",
+                          help="answer 404 on /colibri/stats, as a JVB with its default configuration does")
+    simulate.add_argument("--jicofo", action="store_true", help="serve a simulated Jicofo (/stats, /metrics)")
     simulate.set_defaults(func=cmd_simulate)
 
     demo = add("demo", "Start a simulated bridge in-process and show its metrics; needs nothing else.", """
@@ -188,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     telegraf.add_command(add)
     exporter_cli.add_serve_command(add)
+    diagnose.add_command(add)
     return parser
 
 
