@@ -106,7 +106,8 @@ def render_prometheus(samples: Iterable[Sample]) -> str:
                 # The common case, one unlabelled sample: header and name in one piece.
                 append(_header_and_name(name, help_text, mtype) + value_text)
                 continue
-            append(_header(name, help_text, mtype))
+            else:
+                append(_header(name, help_text, mtype))
         if labels:
             append(_labelled_line(name, labels, value_text))
         else:
