@@ -102,3 +102,16 @@ def test_shipped_schema_is_generated_from_the_catalogue():
 def test_schema_rejects_wrong_types():
     errors = jicofo_schema_errors({"conferences": "x", "jibri_detector": {"count": True}})
     assert [e.split(":")[0] for e in errors] == ["/conferences", "/jibri_detector/count"]
+
+
+def test_generated_metrics_section_lists_every_source_metric():
+    from jitsi_metrics.catalogue_jicofo import JICOFO_METRICS
+    from jitsi_metrics.catalogue_jvb_metrics import EQUIVALENTS, METRICS_ONLY
+    from jitsi_metrics.gen_docs_sources import generated_source_files, metric_sources, render_sources_metrics_section
+
+    text = render_sources_metrics_section()
+    for name in [m.name for m in METRICS_ONLY] + [m.name for m in JICOFO_METRICS] + [e.exposed for e in EQUIVALENTS]:
+        assert f"`{name}" in text, name
+    assert metric_sources("bit_rate_download") == "/colibri/stats, /metrics (`incoming_bitrate` ÷ 1000)"
+    assert metric_sources("version") == "/colibri/stats"
+    assert list(generated_source_files().values()) == [SHIPPED.read_text()]
