@@ -115,3 +115,13 @@ def test_generated_metrics_section_lists_every_source_metric():
     assert metric_sources("bit_rate_download") == "/colibri/stats, /metrics (`incoming_bitrate` ÷ 1000)"
     assert metric_sources("version") == "/colibri/stats"
     assert list(generated_source_files().values()) == [SHIPPED.read_text()]
+
+
+def test_per_bridge_series_keep_their_jvb_label():
+    text = ('# TYPE jitsi_jicofo_bridge_endpoints gauge\njitsi_jicofo_bridge_endpoints{jvb="jvb-1"} 4.0\n'
+            '# TYPE jitsi_jicofo_bridge_failing_ice gauge\njitsi_jicofo_bridge_failing_ice{jvb="jvb-1"} 0.0\n')
+    samples = map_jicofo_metrics(parse_text(text, NAMESPACES), (("bridge", "jicofo1"),)).samples
+    assert [(s.name, s.labels, s.value, s.type) for s in samples] == [
+        ("jitsi_jicofo_bridge_endpoints", (("bridge", "jicofo1"), ("jvb", "jvb-1")), 4, "gauge"),
+        ("jitsi_jicofo_bridge_failing_ice", (("bridge", "jicofo1"), ("jvb", "jvb-1")), 0, "gauge"),
+    ]

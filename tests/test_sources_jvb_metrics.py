@@ -138,3 +138,17 @@ def test_catalogue_order_is_kept():
     expo = parse_text((CAPTURES / "jvb-idle.metrics.openmetrics.txt").read_text(), NAMESPACES)
     names = [s.name for s in map_jvb_metrics(expo).samples if s.name in order]
     assert names == sorted(names, key=order.__getitem__)
+
+
+def test_a_component_label_never_repeats_ours():
+    expo = parse_text('jitsi_jvb_new_thing{bridge="x",le="1"} 2.0\n', NAMESPACES)
+    (sample,) = map_jvb_metrics(expo, (("bridge", "meet1"),)).samples
+    assert sample.labels == (("bridge", "meet1"), ("exported_bridge", "x"), ("le", "1"))
+    text_string_to_metric_families(render([sample], "prometheus"))  # valid exposition
+
+
+def test_label_names_with_a_colon_are_refused():
+    from jitsi_metrics.exposition import ExpositionError
+
+    with pytest.raises(ExpositionError):
+        parse_text('x{a:b="1"} 2\n')

@@ -103,6 +103,15 @@ JICOFO_METRICS: Tuple[JicofoMetric, ...] = (
     # Jicofo declares these two gauges, though they only grow: counters are counters.
     _c("conferences_seconds", "seconds", "Summed duration of ended conferences", "9909 → HEAD"),
     _c("endpoint_seconds", "seconds", "Summed time endpoints spent in conferences", "9909 → HEAD"),
+    # Per-bridge series; Jicofo labels them jvb="<bridge id>".
+    _g("bridge_endpoints", "endpoints", "Endpoints Jicofo has placed on this bridge", "9909 → HEAD"),
+    _g("bridge_failing_ice", "1 yes, 0 no", "Whether this bridge is marked as failing ICE", "9909 → HEAD", kind=BOOL),
+    _c("bridge_endpoints_moved_total", "endpoints", "Endpoints moved away from this bridge", "10169 → HEAD"),
+    _c("bridge_restart_requests_total", "requests", "Restart requests sent to this bridge", "10073 → HEAD"),
+    _c("ice_restarts_requested_total", "restarts", "ICE restarts participants asked for", "HEAD (2026)"),
+    _c("ice_restarts_relayed_total", "restarts", "ICE restarts relayed to a bridge", "HEAD (2026)"),
+    _c("ice_restarts_not_needed_total", "restarts", "ICE restart requests Jicofo found unnecessary", "HEAD (2026)"),
+    _c("ice_restarts_failed_total", "restarts", "ICE restarts that failed", "HEAD (2026)"),
     _c("slow_health_check_total", "checks", "Health checks that took too long", "4546 → HEAD, /stats only", ("slow_health_check",)),
     _g("threads", "threads", "Threads of Jicofo's Java virtual machine", "4627 → HEAD", ("threads",)),
     _g("healthy", "1 yes, 0 no", "Whether Jicofo's last health check passed", "7416 → HEAD", ("healthy",), kind=BOOL),

@@ -27,6 +27,7 @@ Series = Tuple[Labels, float]
 # Longest line the parser accepts; a real JVB's longest is under 300 characters.
 MAX_LINE = 4096
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum", "_info", "_gcount", "_gsum")
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
 
@@ -64,7 +65,7 @@ def _parse_labels(text: str, start: int, line_number: int) -> Tuple[Labels, int]
             raise ExpositionError(line_number, "label set not closed")
         if text[i] == "}":
             return tuple(labels), i + 1
-        match = _NAME.match(text, i)
+        match = _LABEL_NAME.match(text, i)
         if match is None:
             raise ExpositionError(line_number, f"bad label name at column {i + 1}")
         name = match.group()
@@ -199,6 +200,15 @@ def from_json(payload: Mapping[str, Any]) -> Exposition:
     for key, value in payload.items():
         _json_series(str(key), value, series, types)
     return Exposition(series, types)
+
+
+def merge_labels(ours: Labels, theirs: Labels) -> Labels:
+    """Our labels (``bridge``) first, then the component's; a component label that would
+    repeat one of ours is renamed ``exported_<name>``, as Prometheus does on a clash."""
+    if not ours:
+        return theirs
+    taken = {name for name, _ in ours}
+    return ours + tuple((f"exported_{name}" if name in taken else name, value) for name, value in theirs)
 
 
 def is_integral(value: float) -> bool:

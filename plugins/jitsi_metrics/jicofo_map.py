@@ -11,7 +11,7 @@ from typing import Any, List, Mapping, Optional, Set
 
 from .catalogue import BOOL, INFO, UNKNOWN_HELP
 from .catalogue_jicofo import BY_EXPOSED, DYNAMIC_ROWS, JICOFO_METRICS, JICOFO_PREFIX, JicofoMetric, Path
-from .exposition import Exposition, is_integral
+from .exposition import Exposition, is_integral, merge_labels
 from .jvb_metrics_map import unknown_samples
 from .samples import Labels, Number, Sample
 from .source_result import SourceMapped, SourceProblem, as_output
@@ -156,17 +156,17 @@ def map_jicofo_metrics(expo: Exposition, labels: Labels = ()) -> SourceMapped:
                 text = dict(series_labels).get(metric.label, "")
                 samples.append(_sample(metric, 1, labels + ((metric.label, text),)))
             elif metric.kind == BOOL:
-                samples.append(_sample(metric, 1 if value else 0, labels + series_labels))
+                samples.append(_sample(metric, 1 if value else 0, merge_labels(labels, series_labels)))
             else:
-                samples.append(_sample(metric, _whole(metric.exposed, value), labels + series_labels))
+                samples.append(_sample(metric, _whole(metric.exposed, value), merge_labels(labels, series_labels)))
     jingle = sorted(n for n in expo.series if n.startswith("jingle_") and n not in used)
     for name in jingle:
         direction = "received" if "_received" in name else "sent"
         row = DYNAMIC_ROWS[f"jingle_<action>_{direction}_total"]
         used.add(name)
         total = name if name.endswith("_total") else name + "_total"
-        samples.extend(Sample(JICOFO_PREFIX + total, _whole(name, v), labels + sl, row.type, row.help_text, name)
-                       for sl, v in expo.series[name])
+        samples.extend(Sample(JICOFO_PREFIX + total, _whole(name, v), merge_labels(labels, sl), row.type,
+                              row.help_text, name) for sl, v in expo.series[name])
     samples.extend(unknown_samples(expo, used, labels, lambda name: JICOFO_PREFIX + _NOT_NAME.sub("_", name)))
     notes = [] if expo.series else ["Jicofo's /metrics answered without a single metric"]
     return SourceMapped(as_output(samples), [], notes)

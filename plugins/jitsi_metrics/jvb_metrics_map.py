@@ -12,7 +12,7 @@ from typing import Callable, List, Optional, Set, Tuple
 
 from .catalogue import BOOL, INFO, UNKNOWN_HELP, Metric, unknown_metric_name
 from .catalogue_jvb_metrics import DOUBLES, EQUIVALENT_METRICS, HISTOGRAM, METRICS_ONLY, Equivalent
-from .exposition import Exposition, Series, is_integral
+from .exposition import Exposition, Series, is_integral, merge_labels
 from .samples import UNTYPED, Labels, Number, Sample
 from .source_result import SourceMapped, as_output
 
@@ -49,10 +49,10 @@ def _equivalent_samples(eq: Equivalent, metric: Metric, values: List[Series], la
             out.append(Sample(metric.name, 1, labels + ((metric.label, text),), metric.type, metric.help_text,
                               metric.key))
         elif metric.kind == BOOL:
-            out.append(Sample(metric.name, 1 if value else 0, labels + series_labels, metric.type,
+            out.append(Sample(metric.name, 1 if value else 0, merge_labels(labels, series_labels), metric.type,
                               metric.help_text, metric.key))
         else:
-            out.append(Sample(metric.name, _converted(value, eq), labels + series_labels, metric.type,
+            out.append(Sample(metric.name, _converted(value, eq), merge_labels(labels, series_labels), metric.type,
                               metric.help_text, metric.key))
     return out
 
@@ -67,7 +67,7 @@ def histogram_samples(metric: Metric, expo: Exposition, exposed: str, labels: La
         used.add(exposed + suffix)
         for series_labels, value in expo.series.get(exposed + suffix, []):
             number = value if suffix == "_sum" else _whole(value)
-            out.append(Sample(metric.name + suffix, number, labels + series_labels, HISTOGRAM,
+            out.append(Sample(metric.name + suffix, number, merge_labels(labels, series_labels), HISTOGRAM,
                               metric.help_text, metric.key))
     return out
 
@@ -94,8 +94,8 @@ def map_jvb_metrics(expo: Exposition, labels: Labels = ()) -> SourceMapped:
         if values is None:
             continue
         used.add(found)
-        samples.extend(Sample(metric.name, _whole(v), labels + sl, metric.type, metric.help_text, metric.key)
-                       for sl, v in values)
+        samples.extend(Sample(metric.name, _whole(v), merge_labels(labels, sl), metric.type, metric.help_text,
+                              metric.key) for sl, v in values)
     samples.extend(unknown_samples(expo, used, labels, unknown_metric_name))
     notes = [] if expo.series else [NO_METRICS_NOTE]
     return SourceMapped(as_output(samples), [], notes)
@@ -106,7 +106,7 @@ def unknown_samples(expo: Exposition, used: Set[str], labels: Labels, naming: Ca
     for name in sorted(set(expo.series) - used):
         mtype = HISTOGRAM if expo.types.get(name) == HISTOGRAM else UNTYPED
         for series_labels, value in expo.series[name]:
-            out.append(Sample(naming(name), value, labels + series_labels, mtype, UNKNOWN_HELP, name))
+            out.append(Sample(naming(name), value, merge_labels(labels, series_labels), mtype, UNKNOWN_HELP, name))
     return out
 
 
