@@ -100,7 +100,9 @@ def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
             payload = handle.read()
     server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload,
                           component="jicofo" if args.jicofo else "jvb", rest_enabled=not args.rest_disabled)
-    what = f"replaying {args.payload}" if payload is not None else "simulated " + ("Jicofo" if args.jicofo else "bridge")
+    what = "simulated " + ("Jicofo" if args.jicofo else "bridge")
+    if payload is not None:
+        what = f"replaying {args.payload}"
     print(f"Serving {what} on {server.base_url} (Ctrl-C to stop)", file=stderr, flush=True)
     _serve_until_signal(server.serve_forever, server.stop)
     return 0

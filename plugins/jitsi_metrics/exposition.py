@@ -118,12 +118,14 @@ def parse_text(text: str, namespaces: Tuple[str, ...] = ()) -> Exposition:
         line = line.rstrip("\r")
         if len(line) > MAX_LINE:
             raise ExpositionError(number, f"longer than {MAX_LINE} characters")
-        if not line.strip():
+        if line[:1] == "#":
+            # HELP and UNIT lines say nothing the catalogue does not; only TYPE matters.
+            if line.startswith("# TYPE "):
+                parts = line.split(None, 3)
+                if len(parts) == 4:
+                    types[parts[2]] = parts[3].strip()
             continue
-        if line.startswith("#"):
-            parts = line.split(None, 3)
-            if len(parts) >= 4 and parts[1] == "TYPE":
-                types[parts[2]] = parts[3].strip()
+        if not line.strip():
             continue
         match = _NAME.match(line)
         if match is None:
