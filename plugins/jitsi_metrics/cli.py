@@ -103,7 +103,9 @@ def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
     what = "simulated " + ("Jicofo" if args.jicofo else "bridge")
     if payload is not None:
         what = f"replaying {args.payload}"
-    print(f"Serving {what} on {server.base_url} (Ctrl-C to stop)", file=stderr, flush=True)
+    # With the REST API off there is no /colibri/stats to name; the base URL serves the rest.
+    where = server.base_url if args.rest_disabled else server.url
+    print(f"Serving {what} on {where} (Ctrl-C to stop)", file=stderr, flush=True)
     _serve_until_signal(server.serve_forever, server.stop)
     return 0
 
