@@ -2,7 +2,8 @@
 
 Each case folder holds the captured answer as ``input.metrics.txt`` / ``input.metrics.json``
 (JVB /metrics), ``input.jicofo-stats.json`` (Jicofo /stats) or ``input.jicofo-metrics.*``
-(Jicofo /metrics), beside the expected Prometheus text, line protocol and warnings.
+(Jicofo /metrics), beside the expected Prometheus text, line protocol, collectd values ("type type-instance
+value", one per line, from collectd_plugin.value_spec) and warnings.
 JITSI_METRICS_UPDATE_CASES=1 rewrites the expected files; review the diff before committing.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import List, Tuple
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from jitsi_metrics.collectd_plugin import value_spec
 from jitsi_metrics.detect import JICOFO_METRICS, JICOFO_STATS, JVB_METRICS, Answer, classify
 from jitsi_metrics.render import render
 from jitsi_metrics.sources import map_answer
@@ -51,6 +53,7 @@ def outputs(path: Path, source: str) -> dict:
     return {
         "expected.prom": render(mapped.samples, "prometheus"),
         "expected.influx": render(mapped.samples, "influx"),
+        "expected.collectd": "".join("{} {} {!r}\n".format(*value_spec(s)) for s in mapped.samples),
         "expected.warnings": "".join(line + "\n" for line in mapped.warnings("meet1")),
     }
 
@@ -117,3 +120,11 @@ def test_promtool_accepts_the_expected_text(tmp_path):
                                 capture_output=True, timeout=60)
         # promtool exits 3 for lint remarks (e.g. counters without _total); 1 means it could not parse.
         assert result.returncode in (0, 3), (name, result.stderr.decode()[:500])
+
+
+@pytest.mark.parametrize("name,path,source,endpoint", CASE_LIST, ids=[c[0] for c in CASE_LIST])
+def test_collectd_names_every_value_once(name, path, source, endpoint):
+    """collectd has no labels: each value needs its own type instance."""
+    lines = (path.parent / "expected.collectd").read_text().splitlines()
+    identities = [tuple(line.split(" ")[:2]) for line in lines]
+    assert len(identities) == len(set(identities)), name

@@ -213,5 +213,13 @@ def merge_labels(ours: Labels, theirs: Labels) -> Labels:
     return ours + tuple((f"exported_{name}" if name in taken else name, value) for name, value in theirs)
 
 
+def series_key(name: str, labels: Labels) -> str:
+    """A name for one series that stays unique without labels, for front ends that name
+    values by key (collectd's type instance): ``bridge_endpoints-jvb-1``."""
+    if not labels:
+        return name
+    return name + "-" + "-".join(value for _, value in labels)
+
+
 def is_integral(value: float) -> bool:
     return math.isfinite(value) and value == int(value)

@@ -11,7 +11,7 @@ from typing import Any, List, Mapping, Optional, Set
 
 from .catalogue import BOOL, INFO, UNKNOWN_HELP
 from .catalogue_jicofo import BY_EXPOSED, DYNAMIC_ROWS, JICOFO_METRICS, JICOFO_PREFIX, JicofoMetric, Path
-from .exposition import Exposition, is_integral, merge_labels
+from .exposition import Exposition, is_integral, merge_labels, series_key
 from .jvb_metrics_map import unknown_samples
 from .samples import Labels, Number, Sample
 from .source_result import SourceMapped, SourceProblem, as_output
@@ -50,8 +50,8 @@ def _number(value: Any) -> Number:
     return NON_FINITE[value] if type(value) is str else value
 
 
-def _sample(metric: JicofoMetric, value: Number, labels: Labels) -> Sample:
-    return Sample(metric.name, value, labels, metric.type, metric.help_text, metric.exposed)
+def _sample(metric: JicofoMetric, value: Number, labels: Labels, key: str = "") -> Sample:
+    return Sample(metric.name, value, labels, metric.type, metric.help_text, key or metric.exposed)
 
 
 def _row_from_stats(metric: JicofoMetric, payload: Mapping[str, Any], labels: Labels,
@@ -63,7 +63,7 @@ def _row_from_stats(metric: JicofoMetric, payload: Mapping[str, Any], labels: La
         key = ".".join(path)
         if metric.kind == INFO:
             if type(value) is str:
-                return [_sample(metric, 1, labels + ((metric.label, value),))]
+                return [_sample(metric, 1, labels + ((metric.label, value),), f"{metric.exposed}-{value}")]
         elif metric.kind == BOOL:
             if type(value) is bool:
                 return [_sample(metric, 1 if value else 0, labels)]
@@ -84,15 +84,16 @@ def _dynamic_from_stats(payload: Mapping[str, Any], labels: Labels, problems: Li
     sizes = payload.get("conference_sizes", _ABSENT)
     if isinstance(sizes, list) and all(type(v) in (int, float) for v in sizes):
         row = DYNAMIC_ROWS["conference_sizes"]
-        out += [Sample(row.name, v, labels + ((row.label, str(i)),), row.type, row.help_text, "conference_sizes")
+        out += [Sample(row.name, v, labels + ((row.label, str(i)),), row.type, row.help_text, f"conference_sizes-{i}")
                 for i, v in enumerate(sizes)]
     elif isinstance(sizes, dict) and isinstance(sizes.get("buckets"), dict):
         row = DYNAMIC_ROWS["conference_size_buckets"]
         for bucket, count in sizes["buckets"].items():
             # p99/p999 upper bounds are estimates (-1 when unknown), not counts of conferences.
             if "_to_" in bucket and type(count) in (int, float):
-                out.append(Sample(row.name, count, labels + ((row.label, str(bucket)[:MAX_ACTION]),), row.type,
-                                  row.help_text, "conference_sizes"))
+                bucket = str(bucket)[:MAX_ACTION]
+                out.append(Sample(row.name, count, labels + ((row.label, bucket),), row.type, row.help_text,
+                                  f"{row.exposed}-{bucket}"))
     elif sizes is not _ABSENT:
         problems.append(SourceProblem("conference_sizes", "an array of numbers or a bucket object", _describe(sizes)))
     for direction in ("received", "sent"):
@@ -103,7 +104,7 @@ def _dynamic_from_stats(payload: Mapping[str, Any], labels: Labels, problems: Li
         for action in sorted(actions):
             if type(actions[action]) in (int, float):
                 name = f"{JICOFO_PREFIX}jingle_{action_name(str(action))}_{direction}_total"
-                out.append(Sample(name, actions[action], labels, row.type, row.help_text, f"jingle.{direction}"))
+                out.append(Sample(name, actions[action], labels, row.type, row.help_text, name[len(JICOFO_PREFIX):]))
     selector = payload.get("bridge_selector")
     if isinstance(selector, dict):
         row = DYNAMIC_ROWS["bridge_selector_<strategy>_total"]
@@ -111,7 +112,7 @@ def _dynamic_from_stats(payload: Mapping[str, Any], labels: Labels, problems: Li
             # The strategy counters Jicofo kept until stable-10008: total_least_loaded, …
             if key.startswith("total_") and type(selector[key]) in (int, float):
                 name = f"{JICOFO_PREFIX}bridge_selector_{action_name(key[len('total_'):])}_total"
-                out.append(Sample(name, selector[key], labels, row.type, row.help_text, "bridge_selector"))
+                out.append(Sample(name, selector[key], labels, row.type, row.help_text, name[len(JICOFO_PREFIX):]))
     return out
 
 
@@ -154,11 +155,13 @@ def map_jicofo_metrics(expo: Exposition, labels: Labels = ()) -> SourceMapped:
         for series_labels, value in expo.series[found]:
             if metric.kind == INFO:
                 text = dict(series_labels).get(metric.label, "")
-                samples.append(_sample(metric, 1, labels + ((metric.label, text),)))
+                samples.append(_sample(metric, 1, labels + ((metric.label, text),), f"{metric.exposed}-{text}"))
             elif metric.kind == BOOL:
-                samples.append(_sample(metric, 1 if value else 0, merge_labels(labels, series_labels)))
+                samples.append(_sample(metric, 1 if value else 0, merge_labels(labels, series_labels),
+                                       series_key(metric.exposed, series_labels)))
             else:
-                samples.append(_sample(metric, _whole(metric.exposed, value), merge_labels(labels, series_labels)))
+                samples.append(_sample(metric, _whole(metric.exposed, value), merge_labels(labels, series_labels),
+                                       series_key(metric.exposed, series_labels)))
     jingle = sorted(n for n in expo.series if n.startswith("jingle_") and n not in used)
     for name in jingle:
         direction = "received" if "_received" in name else "sent"
@@ -166,7 +169,7 @@ def map_jicofo_metrics(expo: Exposition, labels: Labels = ()) -> SourceMapped:
         used.add(name)
         total = name if name.endswith("_total") else name + "_total"
         samples.extend(Sample(JICOFO_PREFIX + total, _whole(name, v), merge_labels(labels, sl), row.type,
-                              row.help_text, name) for sl, v in expo.series[name])
+                              row.help_text, series_key(total, sl)) for sl, v in expo.series[name])
     samples.extend(unknown_samples(expo, used, labels, lambda name: JICOFO_PREFIX + _NOT_NAME.sub("_", name)))
     notes = [] if expo.series else ["Jicofo's /metrics answered without a single metric"]
     return SourceMapped(as_output(samples), [], notes)

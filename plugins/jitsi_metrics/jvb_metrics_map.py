@@ -12,7 +12,7 @@ from typing import Callable, List, Optional, Set, Tuple
 
 from .catalogue import BOOL, INFO, UNKNOWN_HELP, Metric, unknown_metric_name
 from .catalogue_jvb_metrics import DOUBLES, EQUIVALENT_METRICS, HISTOGRAM, METRICS_ONLY, Equivalent
-from .exposition import Exposition, Series, is_integral, merge_labels
+from .exposition import Exposition, Series, is_integral, merge_labels, series_key
 from .samples import UNTYPED, Labels, Number, Sample
 from .source_result import SourceMapped, as_output
 
@@ -68,7 +68,7 @@ def histogram_samples(metric: Metric, expo: Exposition, exposed: str, labels: La
         for series_labels, value in expo.series.get(exposed + suffix, []):
             number = value if suffix == "_sum" else _whole(value)
             out.append(Sample(metric.name + suffix, number, merge_labels(labels, series_labels), HISTOGRAM,
-                              metric.help_text, metric.key))
+                              metric.help_text, series_key(exposed + suffix, series_labels)))
     return out
 
 
@@ -95,7 +95,7 @@ def map_jvb_metrics(expo: Exposition, labels: Labels = ()) -> SourceMapped:
             continue
         used.add(found)
         samples.extend(Sample(metric.name, _whole(v), merge_labels(labels, sl), metric.type, metric.help_text,
-                              metric.key) for sl, v in values)
+                              series_key(metric.key, sl)) for sl, v in values)
     samples.extend(unknown_samples(expo, used, labels, unknown_metric_name))
     notes = [] if expo.series else [NO_METRICS_NOTE]
     return SourceMapped(as_output(samples), [], notes)
@@ -106,7 +106,8 @@ def unknown_samples(expo: Exposition, used: Set[str], labels: Labels, naming: Ca
     for name in sorted(set(expo.series) - used):
         mtype = HISTOGRAM if expo.types.get(name) == HISTOGRAM else UNTYPED
         for series_labels, value in expo.series[name]:
-            out.append(Sample(naming(name), value, merge_labels(labels, series_labels), mtype, UNKNOWN_HELP, name))
+            out.append(Sample(naming(name), value, merge_labels(labels, series_labels), mtype, UNKNOWN_HELP,
+                              series_key(name, series_labels)))
     return out
 
 
