@@ -102,6 +102,17 @@ class Discovery(NamedTuple):
     probed: List[Probed]
     chosen: Optional[Probed]
 
+    def summary(self, name: str) -> str:
+        """The one line a front end logs once: which endpoint it uses, or why none."""
+        if self.chosen is not None:
+            passed = [f"{p.path}: {p.verdict.message}" for p in self.probed if p is not self.chosen]
+            why = f" ({'; '.join(passed)})" if passed else ""
+            return f'Bridge "{name}": reading {self.chosen.url}, {self.chosen.verdict.message}{why}'
+        if not self.probed:
+            return f'Bridge "{name}": nothing answered'
+        return f'Bridge "{name}": no statistics here; ' + "; ".join(f"{p.path}: {p.verdict.message}"
+                                                                       for p in self.probed)
+
 
 def discover(url: str, options: BridgeOptions, session: Optional[requests.Session] = None) -> Discovery:
     """What ``url`` serves. Raises ProbeError only when nothing at that host answers."""
