@@ -28,7 +28,7 @@ JICOFO = Component("JiCoFo", "1.1.SNAPSHOT")
 OM = "application/openmetrics-text"
 # Every file of the local capture: (path asked, status, content type, component, source, problem).
 CAPTURED = {
-    "jicofo-idle.about-version.json": ("/about/version", 200, "application/json", None, None, detect.ABOUT_VERSION),
+    "jicofo-idle.about-version.json": ("/about/version", 200, "application/json", JICOFO, None, detect.ABOUT_VERSION),
     "jicofo-idle.metrics.json": ("/metrics", 200, "application/json", JICOFO, JICOFO_METRICS, ""),
     "jicofo-idle.metrics.openmetrics.txt": ("/metrics", 200, OM, JICOFO, JICOFO_METRICS, ""),
     "jicofo-idle.metrics.text-plain.txt": ("/metrics", 200, "text/plain", JICOFO, JICOFO_METRICS, ""),
@@ -37,7 +37,7 @@ CAPTURED = {
     "jvb-conference.metrics.json": ("/metrics", 200, "application/json", JVB, JVB_METRICS, ""),
     "jvb-conference.metrics.openmetrics.txt": ("/metrics", 200, OM, JVB, JVB_METRICS, ""),
     "jvb-conference.metrics.text-plain.txt": ("/metrics", 200, "text/plain", JVB, JVB_METRICS, ""),
-    "jvb-idle.about-version.json": ("/about/version", 200, "application/json", None, None, detect.ABOUT_VERSION),
+    "jvb-idle.about-version.json": ("/about/version", 200, "application/json", JVB, None, detect.ABOUT_VERSION),
     "jvb-idle.colibri-stats.json": ("/colibri/stats", 200, "application/json", JVB, JVB_COLIBRI, ""),
     "jvb-idle.metrics.json": ("/metrics", 200, "application/json", JVB, JVB_METRICS, ""),
     "jvb-idle.metrics.no-accept-header.500.html": ("/metrics", 500, "text/html", JVB, None, detect.NO_ACCEPT_500),
@@ -118,6 +118,12 @@ def test_jicofo_stats_where_a_bridge_was_expected_says_so():
 def test_mismatch_for_a_problem_repeats_its_advice():
     verdict = classify("/stats", Answer(200, "application/json", b'{"conferences":{}}'), JVB)
     assert mismatch(JICOFO_STATS, verdict).startswith("expected Jicofo /stats, but this is JVB's rtcstats")
+
+
+def test_first_jicofo_stats_is_told_apart_by_about_version():
+    body = b'{"conferences": 1, "participants": 2, "largest_conference": 2, "total_participants": 5}'
+    assert classify("/stats", Answer(200, "application/json", body), JICOFO).source == JICOFO_STATS
+    assert classify("/stats", Answer(200, "application/json", body), JVB).source == JVB_COLIBRI
 
 
 def test_about_version():

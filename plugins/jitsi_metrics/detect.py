@@ -133,14 +133,17 @@ def _classify_json_object(path: str, data: Dict[str, Any], component: Optional[C
         return Verdict(None, RTCSTATS,
                        "this is JVB's rtcstats /stats (per-conference debug state), not its statistics; "
                        "use /colibri/stats or /metrics on the same port")
-    if keys & _JICOFO_KEYS or (component is not None and component.is_jicofo and "participants_current" not in keys):
-        return Verdict(JICOFO_STATS, "", "Jicofo /stats")
     if {"name", "version"} <= keys and len(keys) <= 4 and all(isinstance(v, str) for v in data.values()):
         return Verdict(None, ABOUT_VERSION, "this is an /about/version answer, not statistics")
+    if keys & _JICOFO_KEYS:
+        return Verdict(JICOFO_STATS, "", "Jicofo /stats")
     if keys & _JICOFO_METRICS_JSON:
         return Verdict(JICOFO_METRICS, "", "Jicofo /metrics (JSON form)")
     if keys & _JVB_METRICS_JSON:
         return Verdict(JVB_METRICS, "", "JVB /metrics (JSON form)")
+    if component is not None and component.is_jicofo:
+        # The first Jicofo /stats (2019) had only keys a bridge also sends.
+        return Verdict(JICOFO_STATS, "", "Jicofo /stats")
     if keys & BY_KEY.keys():
         return Verdict(JVB_COLIBRI, "", "JVB /colibri/stats")
     example = shown(sorted(keys)[0])
