@@ -69,7 +69,8 @@ def test_failures_are_one_line_naming_bridge_and_url(bridge_server, client_for, 
 
 
 def test_404_hints_at_enabling_the_rest_api(bridge_server, clients):
-    client = clients(bridge_server.url.replace("/colibri/stats", "/stats"), name="meet1")
+    bridge_server.rest_enabled = False  # a default-config JVB: 404 on /colibri/stats
+    client = clients(bridge_server.url, name="meet1")
     with pytest.raises(FetchStatusError) as caught:
         client.fetch()
     assert caught.value.status == 404 and "videobridge.apis.rest.enabled" in str(caught.value)

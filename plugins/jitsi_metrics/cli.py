@@ -89,12 +89,17 @@ def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
         with open(args.payload, "rb") as handle:
             payload = handle.read()
     try:
-        server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload)
+        server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload,
+                              component="jicofo" if args.jicofo else "jvb", rest_enabled=not args.rest_disabled)
     except OSError as exc:
         print(f"jitsi-metrics simulate: cannot listen on {args.listen}: {exc.strerror or exc}", file=stderr)
         return 1
-    what = f"replaying {args.payload}" if payload is not None else "simulated bridge"
-    print(f"Serving {what} on {server.url} (Ctrl-C to stop)", file=stderr, flush=True)
+    what = "simulated " + ("Jicofo" if args.jicofo else "bridge")
+    if payload is not None:
+        what = f"replaying {args.payload}"
+    # With the REST API off there is no /colibri/stats to name; the base URL serves the rest.
+    where = server.base_url if args.rest_disabled else server.url
+    print(f"Serving {what} on {where} (Ctrl-C to stop)", file=stderr, flush=True)
     server.start()
     try:
         wait_for_signal()
@@ -130,7 +135,7 @@ def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import configgen, exporter_cli, telegraf
+    from . import configgen, diagnose, exporter_cli, telegraf
 
     parser = argparse.ArgumentParser(
         prog="jitsi-metrics",
@@ -176,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--listen", default="127.0.0.1:8080", help="address to serve on (default: %(default)s)")
     simulate.add_argument("--payload", metavar="FILE", help="serve this file's bytes as they are, bad types included")
     simulate.add_argument("--seed", type=int, default=1, help="seed of the simulation (default: %(default)s)")
+    simulate.add_argument("--rest-disabled", action="store_true",
+                          help="answer 404 on /colibri/stats, as a JVB with its default configuration does")
+    simulate.add_argument("--jicofo", action="store_true", help="serve a simulated Jicofo (/stats, /metrics)")
     simulate.set_defaults(func=cmd_simulate)
 
     demo = add("demo", "Start a simulated bridge in-process and show its metrics; needs nothing else.", """
@@ -190,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     telegraf.add_command(add)
     exporter_cli.add_serve_command(add)
     configgen.add_command(add)
+    diagnose.add_command(add)
     return parser
 
 

@@ -14,13 +14,21 @@ Labels = Tuple[Tuple[str, str], ...]
 GAUGE = "gauge"
 COUNTER = "counter"
 UNTYPED = "untyped"
+HISTOGRAM = "histogram"
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
 class Sample(NamedTuple):
-    """One value of a family, e.g. the ``{bridge="meet1"} 3`` of ``jitsi_conferences``."""
+    """One value of a family, e.g. the ``{bridge="meet1"} 3`` of ``jitsi_conferences``.
+
+    ``suffix`` is "" except in a histogram family, whose samples are its ``_bucket``
+    (with an ``le`` label), ``_sum`` and ``_count`` series: the sample's name is the
+    family's name plus the suffix.
+    """
 
     labels: Labels
     value: Number
+    suffix: str = ""
 
 
 class Family(NamedTuple):
@@ -41,7 +49,7 @@ class Family(NamedTuple):
         """The same family with ``extra`` labels put in front of every sample's own."""
         if not extra:
             return self
-        return self._replace(samples=[Sample(extra + s.labels, s.value) for s in self.samples])
+        return self._replace(samples=[s._replace(labels=extra + s.labels) for s in self.samples])
 
 
 def merge_families(groups: Iterable[Iterable[Family]]) -> List[Family]:

@@ -1,10 +1,15 @@
-"""A simulated bridge: /colibri/stats from a model whose numbers move like a real one's.
+"""A simulated bridge (or Jicofo): every source from a model whose numbers move like a real one's.
 
 Conferences start and end, endpoints join and leave, counters only grow and gauges stay
 consistent with each other (endpoints = local + relayed, the largest conference is no
 larger than the endpoint count, created = completed + current). ``BridgeServer`` serves
 it, or a captured payload byte for byte, on loopback, and can be told to fail the ways
 real bridges fail, for the tests.
+
+A JVB serves /colibri/stats (404 with ``rest_enabled=False``, the default of a real JVB
+today), /metrics by Accept header (HTTP 500 without one, as JVB does), /about/version
+and its rtcstats /stats; a Jicofo (``component="jicofo"``) serves /stats, /metrics and
+/about/version. simulate_sources.py renders the non-colibri answers.
 """
 from __future__ import annotations
 
@@ -17,8 +22,17 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import simulate_sources
+
 STATS_PATH = "/colibri/stats"
+METRICS_PATH = "/metrics"
+VERSION_PATH = "/about/version"
+JICOFO_STATS_PATH = "/stats"
 SIM_VERSION = "2.3.307-gsimulated"
+SIM_JICOFO_VERSION = "1.1.712-gsimulated"
+JVB = "jvb"
+JICOFO = "jicofo"
+_NOT_FOUND = b"<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>"
 
 # Fault modes BridgeServer.fault understands.
 FAULTS = ("html-500", "not-json", "json-array", "hang", "trickle", "close")
@@ -123,6 +137,12 @@ class SimulatedBridge:
             c["total_data_channel_messages_received"] += self._endpoints()
             c["total_data_channel_messages_sent"] += 2 * self._endpoints()
 
+    def shapes(self) -> Tuple[List[int], List[int], List[int]]:
+        """Conference sizes and local audio and video senders per conference, for the histograms."""
+        confs = self.conferences
+        return ([c.size for c in confs], [min(c.audio_senders, c.size - c.relayed) for c in confs],
+                [min(c.video_senders, c.size - c.relayed) for c in confs])
+
     def _endpoints(self) -> int:
         return sum(c.size for c in self.conferences)
 
@@ -205,9 +225,11 @@ class BridgeServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, bridge: Optional[SimulatedBridge] = None,
-                 payload: Optional[bytes] = None) -> None:
+                 payload: Optional[bytes] = None, component: str = JVB, rest_enabled: bool = True) -> None:
         self.bridge = bridge if bridge is not None else SimulatedBridge()
         self.payload = payload
+        self.component = component
+        self.rest_enabled = rest_enabled
         self.fault: Optional[str] = None
         self.requests = 0
         self.connections = 0
@@ -225,19 +247,51 @@ class BridgeServer:
         return str(host), int(port)
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         host, port = self.address
-        return f"http://{host}:{port}{STATS_PATH}"
+        return f"http://{host}:{port}"
 
-    def body(self) -> bytes:
-        if self.payload is not None:
-            return self.payload
+    @property
+    def url(self) -> str:
+        """The main statistics URL: /colibri/stats of a JVB, /stats of a Jicofo."""
+        return self.base_url + (JICOFO_STATS_PATH if self.component == JICOFO else STATS_PATH)
+
+    def snapshot(self) -> Tuple[Dict[str, Any], Tuple[List[int], List[int], List[int]]]:
         with self._lock:
             now = time.monotonic()
             self.bridge.advance(now - self._last)
             self._last = now
-            stats = self.bridge.stats(time.time())
+            return self.bridge.stats(time.time()), self.bridge.shapes()
+
+    def body(self) -> bytes:
+        if self.payload is not None:
+            return self.payload
+        stats, _ = self.snapshot()
+        if self.component == JICOFO:
+            return json.dumps(self._jicofo_stats(stats)).encode()
         return json.dumps(stats).encode()
+
+    def _jicofo_stats(self, stats: Dict[str, Any]) -> Dict[str, Any]:
+        return simulate_sources.jicofo_stats(stats, self.bridge.shapes()[0], SIM_JICOFO_VERSION)
+
+    def metrics_body(self, content_type: str) -> bytes:
+        stats, (sizes, audio, video) = self.snapshot()
+        if self.component == JICOFO:
+            series = simulate_sources.jicofo_series(simulate_sources.jicofo_stats(stats, sizes, SIM_JICOFO_VERSION))
+            return simulate_sources.render_metrics(series, "jitsi_jicofo_", content_type)
+        series = simulate_sources.jvb_series(stats, sizes, audio, video)
+        return simulate_sources.render_metrics(series, "jitsi_jvb_", content_type)
+
+    def version_body(self) -> bytes:
+        if self.component == JICOFO:
+            return json.dumps({"name": "JiCoFo", "version": SIM_JICOFO_VERSION, "os": "Linux"}).encode()
+        return json.dumps({"name": "JVB", "version": SIM_VERSION, "os": "Linux"}).encode()
+
+    def stats_path(self, path: str) -> bool:
+        """Whether ``path`` is this component's JSON statistics, the one replays and faults apply to."""
+        if self.component == JICOFO:
+            return path == JICOFO_STATS_PATH
+        return path == STATS_PATH and self.rest_enabled
 
     def start(self) -> "BridgeServer":
         self._thread = threading.Thread(target=self.serve_forever, name="simulated-bridge", daemon=True)
@@ -277,11 +331,28 @@ class BridgeServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _other(self, path: str) -> None:
+                """Everything but the faultable JSON statistics: /metrics, /about/version, rtcstats."""
+                if path == VERSION_PATH:
+                    self._send(200, "application/json", server.version_body())
+                elif path == METRICS_PATH:
+                    ctype = simulate_sources.negotiate(self.headers.get("Accept"))
+                    if ctype is None:
+                        self._send(500, "text/html;charset=iso-8859-1",
+                                   b"<html><body><h2>HTTP ERROR 500 Request failed.</h2></body></html>")
+                    else:
+                        self._send(200, ctype, server.metrics_body(ctype))
+                elif path == JICOFO_STATS_PATH and server.component == JVB:
+                    self._send(200, "application/json", b'{"conferences":{}}')
+                else:
+                    self._send(404, "text/html;charset=iso-8859-1", _NOT_FOUND)
+
             def do_GET(self) -> None:
                 server.requests += 1
                 server.last_headers = dict(self.headers.items())
-                if self.path.split("?")[0] != STATS_PATH:
-                    self._send(404, "text/html", b"<html><body><h2>HTTP ERROR 404 Not Found</h2></body></html>")
+                path = self.path.split("?")[0]
+                if not server.stats_path(path):
+                    self._other(path)
                     return
                 fault = server.fault
                 if fault == "html-500":

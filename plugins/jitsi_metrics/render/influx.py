@@ -8,6 +8,10 @@ Samples that share a label set share one line, and the lines of one bridge stay 
     jitsi,bridge=meet1 conferences=3i,bit_rate_download=1284.955,healthy=1i
     jitsi,bridge=meet1,version=2.3.168-g28674f78 version_info=1i
     jitsi,bridge=meet1,conference_size=2 conference_sizes=1i
+    jitsi,bridge=meet1,le=2.0 conferences_by_size_bucket=1i
+
+A histogram (from JVB's /metrics) gives one field per part: ``<name>_bucket`` on the line
+of its ``le`` tag, ``<name>_sum`` and ``<name>_count`` on the bridge's own line.
 
 Integers carry the ``i`` suffix while they fit in int64; larger ones are written as
 floats. NaN and infinities cannot be written in line protocol and are left out. No
@@ -76,10 +80,12 @@ def render_influx(families: Iterable[Family], timestamp_ns: Optional[int] = None
         key = escape_field_key(field_name(family.name))
         if not key:
             continue
-        for labels, value in family.samples:
-            text = format_field_value(value)
+        for sample in family.samples:
+            text = format_field_value(sample.value)
             if text is not None:
-                fields_by_tags.setdefault(labels, []).append(f"{key}={text}")
+                # A histogram's parts are fields of their own: conferences_by_size_bucket (le tag), _sum, _count.
+                field = key + sample.suffix if sample.suffix else key
+                fields_by_tags.setdefault(sample.labels, []).append(f"{field}={text}")
     # Families come merged across bridges; ranking each label set by its first label
     # (the bridge, when there are several) keeps every bridge's lines together, in the
     # order a bridge alone would give them.

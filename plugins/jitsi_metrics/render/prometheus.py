@@ -49,7 +49,8 @@ def render_prometheus(families: Iterable[Family], timestamp_ms: Optional[int] = 
     """Text format 0.0.4 ending with a newline; "" for no families.
 
     ``timestamp_ms`` puts that timestamp (milliseconds since the epoch) on every sample
-    line; ``headers=False`` leaves out the ``# HELP`` and ``# TYPE`` lines.
+    line; ``headers=False`` leaves out the ``# HELP`` and ``# TYPE`` lines. A histogram
+    family gets one header under its own name, then its ``_bucket``/``_sum``/``_count`` lines.
     """
     suffix = "" if timestamp_ms is None else f" {timestamp_ms}"
     lines: List[str] = []
@@ -59,11 +60,13 @@ def render_prometheus(families: Iterable[Family], timestamp_ms: Optional[int] = 
             lines.append(f"# HELP {name} {escape_help(family.help)}\n# TYPE {name} {family.type}")
         elif headers:
             lines.append(f"# TYPE {name} {family.type}")
-        for labels, value in family.samples:
+        for sample in family.samples:
+            labels = sample.labels
+            full = name + sample.suffix if sample.suffix else name
             if labels:
-                lines.append(f"{name}{_label_set(labels)} {format_value(value)}{suffix}")
+                lines.append(f"{full}{_label_set(labels)} {format_value(sample.value)}{suffix}")
             else:
-                lines.append(f"{name} {format_value(value)}{suffix}")
+                lines.append(f"{full} {format_value(sample.value)}{suffix}")
     if not lines:
         return ""
     lines.append("")

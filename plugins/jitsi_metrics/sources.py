@@ -1,0 +1,71 @@
+"""One answer of a known source -> points: the single dispatch point over every source. Pure.
+
+``map_answer(JVB_METRICS, answer)`` parses the text or JSON form and maps it; the front
+ends call this with what probe.py (or their own fetch) got, and the source detect.py
+recognised or the user configured.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, List
+
+from . import catalogue_jicofo, catalogue_jvb_metrics
+from .detect import JICOFO_METRICS, JICOFO_STATS, JVB_COLIBRI, JVB_METRICS, Answer
+from .exposition import Exposition, ExpositionError, from_json, parse_text
+from .jicofo_map import map_jicofo_metrics, map_jicofo_stats
+from .jvb_metrics_map import map_jvb_metrics
+from .samples import Labels
+from .source_result import SourceMapped, SourceProblem, points
+
+# What /metrics is asked for: the 0.0.4 text, which every JVB and Jicofo era serves and
+# which one parser reads; without an Accept header JVB answers HTTP 500.
+METRICS_ACCEPT = "text/plain; version=0.0.4"
+JSON_ACCEPT = "application/json"
+
+
+class SourceError(ValueError):
+    """An answer that cannot be read as the source it should be; the message says why."""
+
+
+def accept_header(source_or_path: str) -> str:
+    return METRICS_ACCEPT if source_or_path.endswith("metrics") else JSON_ACCEPT
+
+
+def exposition(answer: Answer, namespaces: tuple) -> Exposition:  # type: ignore[type-arg]
+    """The text or JSON form of a /metrics answer."""
+    body = answer.body
+    if "json" in answer.content_type.lower() or body.lstrip()[:1] == b"{":
+        data = _json_object(body)
+        return from_json(data)
+    try:
+        return parse_text(body.decode("utf-8", "replace"), namespaces)
+    except ExpositionError as exc:
+        raise SourceError(f"the /metrics text is malformed at {exc}") from None
+
+
+def _json_object(body: bytes) -> Any:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise SourceError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SourceError("JSON that is not an object")
+    return data
+
+
+def map_answer(source: str, answer: Answer, labels: Labels = ()) -> SourceMapped:
+    """Samples of one answer; raises SourceError when it cannot be read at all."""
+    if source == JVB_METRICS:
+        return map_jvb_metrics(exposition(answer, catalogue_jvb_metrics.NAMESPACES), labels)
+    if source == JICOFO_METRICS:
+        return map_jicofo_metrics(exposition(answer, catalogue_jicofo.NAMESPACES), labels)
+    if source == JICOFO_STATS:
+        return map_jicofo_stats(_json_object(answer.body), labels)
+    if source == JVB_COLIBRI:
+        from .mapping import map_payload
+
+        mapped = map_payload(_json_object(answer.body), labels)
+        problems: List[SourceProblem] = [SourceProblem(p.key, p.expected, p.got) for p in mapped.problems]
+        notes = ["the bridge answered {} (statistics disabled)"] if mapped.empty else []
+        return SourceMapped(points(mapped.families), problems, notes)
+    raise SourceError(f"unknown source {source!r}")
