@@ -44,7 +44,8 @@ UNRECOGNISED = "unrecognised"
 # small subset before stable-9457); Jicofo's /stats exists in every era, /metrics since 2022.
 PREFERENCE = (JVB_COLIBRI, JVB_METRICS, JICOFO_STATS, JICOFO_METRICS)
 # Paths tried on a base URL, in order.
-BASE_PATHS = ("/colibri/stats", "/metrics", "/stats")
+METRICS_PATH = "/metrics"
+BASE_PATHS = ("/colibri/stats", METRICS_PATH, "/stats")
 VERSION_PATH = "/about/version"
 
 REST_ON_HINT = (
@@ -120,7 +121,8 @@ def _json(body: bytes) -> Tuple[bool, Any]:
         return False, None
 
 
-def _classify_json_object(path: str, data: Dict[str, Any], component: Optional[Component]) -> Verdict:
+def classify_object(path: str, data: Dict[str, Any], component: Optional[Component] = None) -> Verdict:
+    """The source (or the problem) of a JSON object already parsed from an answer to ``path``."""
     keys = set(data)
     if not data:
         if path.endswith("/stats") and not path.endswith("/colibri/stats"):
@@ -189,7 +191,7 @@ def classify(path: str, answer: Answer, component: Optional[Component] = None) -
     ok, data = _json(answer.body)
     if ok:
         if isinstance(data, dict):
-            return _classify_json_object(path, data, component)
+            return classify_object(path, data, component)
         return Verdict(None, UNRECOGNISED, "JSON that is not an object")
     return _classify_text(answer.body, answer.content_type.lower())
 

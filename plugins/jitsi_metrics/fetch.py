@@ -27,7 +27,10 @@ import urllib3
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from .config import BridgeOptions
+from .detect import Answer
 from .logtext import loggable
+
+JSON_ACCEPT = "application/json"
 
 CHUNK_BYTES = 65536
 
@@ -204,13 +207,15 @@ class BridgeClient:
     """
 
     def __init__(self, options: BridgeOptions,
-                 session_factory: Callable[[], requests.Session] = requests.Session) -> None:
+                 session_factory: Callable[[], requests.Session] = requests.Session,
+                 accept: str = JSON_ACCEPT) -> None:
         self.options = options
         self.session = session_factory()
         self.session.trust_env = False
         # identity: a compressed body could inflate far past the size cap before we see
         # it (urllib3 1.26 decodes "gzip, gzip" in one go), and /colibri/stats is small.
-        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+        # ``accept``: JVB's /metrics answers HTTP 500 to a request without a text Accept.
+        headers = {"Accept": accept, "Accept-Encoding": "identity"}
         if options.token:
             headers["Authorization"] = f"Bearer {options.token}"
         auth = (options.username, options.password or "") if options.username else None
@@ -238,6 +243,22 @@ class BridgeClient:
         ``timeout`` overrides the configured one for this poll (an exporter cuts it to
         fit Prometheus' scrape timeout); it bounds connect, headers and body together.
         """
+        return self._payload(*self._exchange(timeout))
+
+    def fetch_answer(self, timeout: Optional[float] = None) -> Tuple[Answer, str]:
+        """(the answer whatever its status, the HTTP reason phrase), for sources other
+        than /colibri/stats; FetchError only when no complete answer came."""
+        response, body = self._exchange(timeout)
+        return Answer(response.status, response.headers.get("Content-Type", ""), body), response.reason or ""
+
+    def status_error(self, answer: Answer, reason: str = "") -> FetchStatusError:
+        """The error of a non-2xx answer, worded as for /colibri/stats."""
+        hint = _STATUS_HINTS.get(answer.status)
+        text = f"HTTP {answer.status} {loggable(reason, 60)}".rstrip() + f", body {_snippet(answer.body)}"
+        return FetchStatusError(self.options.name, self.options.url, text + (f"; {hint}" if hint else ""),
+                                answer.status)
+
+    def _exchange(self, timeout: Optional[float]) -> Tuple[Any, bytes]:
         seconds = self.options.timeout if timeout is None else timeout
         deadline = time.monotonic() + seconds
         self._deadline.deadline = deadline
@@ -251,7 +272,7 @@ class BridgeClient:
         finally:
             self._deadline.disarm()
         response.release_conn()  # back to the pool, kept alive
-        return self._payload(response, body)
+        return response, body
 
     def _open(self, deadline: float, seconds: float) -> Any:
         try:
@@ -273,10 +294,7 @@ class BridgeClient:
     def _payload(self, response: Any, body: bytes) -> Dict[str, Any]:
         status = response.status
         if not 200 <= status < 300:
-            hint = _STATUS_HINTS.get(status)
-            phrase = loggable(response.reason or "", 60)
-            reason = f"HTTP {status} {phrase}".rstrip() + f", body {_snippet(body)}"
-            raise self._error(FetchStatusError, reason + (f"; {hint}" if hint else ""), status)
+            raise self.status_error(Answer(status, "", body), response.reason or "")
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError) as exc:

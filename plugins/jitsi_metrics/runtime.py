@@ -7,23 +7,32 @@ one poll, which is what the exporter's concurrent scrapes need), a bounded worke
 and each bridge's health. Health news goes to the ``report`` callback once per poll,
 from the thread that ran it; the front end prints it in its host's idiom.
 
-It is also the one place that calls the core: ``map_bridge`` maps a payload,
+Every bridge's client is a ``SourceClient``: its URL may name /colibri/stats, a JVB or
+Jicofo /metrics, Jicofo /stats or just a base URL (source_client.py).
+
+It is also the one place that calls the core: ``map_bridge`` maps a poll's answer,
 ``meta`` builds ``jitsi_up``/``jitsi_scrape_duration_seconds`` and ``combined`` joins
 the bridges' results for one render call.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .config import DEFAULT_CONCURRENCY, BridgeOptions
-from .fetch import BridgeClient, FetchError, FetchTimeout
-from .health import BridgeHealth, Event
-from .logtext import loggable
+from .detect import JVB_COLIBRI, JVB_METRICS, Answer
+from .fetch import FetchError, FetchTimeout
+from .health import NOTICE, BridgeHealth, Event
+from .jvb_metrics_map import supplement
+from .logtext import MAX_LINE, loggable
 from .mapping import map_payload, meta_families
 from .samples import Family, Labels, merge_families
+from .source_client import Fetched, SourceClient
+from .source_result import as_output, points
+from .sources import SourceError, map_answer, map_object
 
 BRIDGE_LABEL = "bridge"
 # A follower waits this much past its own deadline for the poll it shares.
@@ -58,10 +67,40 @@ def bridge_labels(bridges: Sequence[BridgeOptions], named: bool) -> List[Labels]
     return [() for _ in bridges]
 
 
-def map_bridge(payload: Dict[str, Any], bridge: str, legacy_names: bool) -> Tuple[List[Family], List[str]]:
-    """The core's mapping of one payload: (families, field warnings)."""
-    mapped = map_payload(payload, (), legacy_names=legacy_names)
-    return mapped.families, mapped.warnings(bridge)
+def map_bridge(fetched: Union[Dict[str, Any], Fetched], bridge: str,
+               legacy_names: bool) -> Tuple[List[Family], List[str]]:
+    """The core's mapping of one poll's answer, whatever its source: (families, warnings).
+
+    A /colibri/stats payload goes through the core mapping; another source through
+    sources.py. A bridge read through /colibri/stats gets from its /metrics only the
+    families /colibri/stats lacks (jvb_metrics_map.supplement).
+    """
+    if isinstance(fetched, dict):
+        mapped = map_payload(fetched, (), legacy_names=legacy_names)
+        return mapped.families, mapped.warnings(bridge)
+    note = [f'Bridge "{bridge}": {fetched.note}'] if fetched.note else []
+    if fetched.source == JVB_COLIBRI:
+        payload = fetched.payload if fetched.payload is not None else json_object(fetched.answer)
+        mapped = map_payload(payload, (), legacy_names=legacy_names)
+        families, warnings = mapped.families, mapped.warnings(bridge)
+        if fetched.extra is not None:
+            extra = map_answer(JVB_METRICS, fetched.extra)
+            families = as_output(supplement(points(families), extra.samples))
+        return families, note + warnings
+    if fetched.payload is not None:
+        source_mapped = map_object(fetched.source, fetched.payload)
+    elif fetched.answer is not None:
+        source_mapped = map_answer(fetched.source, fetched.answer)
+    else:
+        raise ValueError("a Fetched without an answer")
+    return source_mapped.families, note + source_mapped.warnings(bridge)
+
+
+def json_object(answer: Optional[Answer]) -> Dict[str, Any]:
+    data = json.loads(answer.body) if answer is not None else None
+    if not isinstance(data, dict):
+        raise ValueError("the /colibri/stats answer is not a JSON object")
+    return data
 
 
 def meta(up: bool, seconds: float) -> List[Family]:
@@ -74,8 +113,11 @@ def poll_once(client: Any, legacy_names: bool = False, timeout: Optional[float] 
     options: BridgeOptions = client.options
     start = clock()
     try:
-        payload = client.fetch(timeout)
-        families, warnings = map_bridge(payload, options.name, legacy_names)
+        fetched = client.fetch(timeout)
+        try:
+            families, warnings = map_bridge(fetched, options.name, legacy_names)
+        except (SourceError, ValueError) as exc:  # an answer that cannot be read as its source
+            raise FetchError(options.name, options.url, loggable(str(exc))) from None
     except FetchError as error:
         return PollResult(options.name, meta(False, clock() - start), [], error)
     except Exception as exc:  # a bug in fetch or map must cost this bridge only
@@ -106,7 +148,7 @@ class Runtime:
 
     def __init__(self, bridges: Sequence[BridgeOptions], named: bool = False, legacy_names: bool = False,
                  report: Report = _ignore, concurrency: int = DEFAULT_CONCURRENCY,
-                 client_factory: Callable[[BridgeOptions], Any] = BridgeClient) -> None:
+                 client_factory: Callable[[BridgeOptions], Any] = SourceClient) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency {concurrency!r} must be at least 1")
         self.bridges = tuple(bridges)
@@ -212,8 +254,12 @@ class Runtime:
 
     def _lead(self, index: int, flight: _Flight, timeout: float) -> PollResult:
         try:
-            result = poll_once(self._clients[index], self.legacy_names, max(timeout, 0.0))
+            client = self._clients[index]
+            result = poll_once(client, self.legacy_names, max(timeout, 0.0))
             flight.result = result
+            # News of the client itself, once: which endpoint a base URL was found to serve.
+            for line in getattr(client, "take_news", list)():
+                self._report(result.bridge, Event(NOTICE, loggable(line, MAX_LINE)))
             for event in self._health[index].update(result.error, result.warnings):
                 self._report(result.bridge, event)
         except Exception as exc:  # a bug in reporting: say so, never leave followers waiting

@@ -7,7 +7,7 @@ recognised or the user configured.
 from __future__ import annotations
 
 import json
-from typing import Any, List
+from typing import Any, Dict, List
 
 from . import catalogue_jicofo, catalogue_jvb_metrics
 from .detect import JICOFO_METRICS, JICOFO_STATS, JVB_COLIBRI, JVB_METRICS, Answer
@@ -51,6 +51,17 @@ def _json_object(body: bytes) -> Any:
     if not isinstance(data, dict):
         raise SourceError("JSON that is not an object")
     return data
+
+
+def map_object(source: str, data: Dict[str, Any], labels: Labels = ()) -> SourceMapped:
+    """Points of a JSON answer already parsed (a JSON /metrics form or Jicofo /stats)."""
+    if source == JICOFO_STATS:
+        return map_jicofo_stats(data, labels)
+    if source == JICOFO_METRICS:
+        return map_jicofo_metrics(from_json(data), labels)
+    if source == JVB_METRICS:
+        return map_jvb_metrics(from_json(data), labels)
+    raise SourceError(f"no JSON object mapping for source {source!r}")
 
 
 def map_answer(source: str, answer: Answer, labels: Labels = ()) -> SourceMapped:
