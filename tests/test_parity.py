@@ -56,8 +56,14 @@ def payload_key(name: str, payload: Dict) -> Optional[str]:
 
 
 def recorded(suffix: str) -> List[Path]:
+    """Recorded bridge payloads; Jicofo's /stats ones are a difference of their own (below)."""
     found = [p for p in real_payload_files() if (SEED_OUTPUT / (p.stem + suffix)).is_file()]
-    return found
+    return [p for p in found if not p.stem.startswith("jicofo")]
+
+
+def recorded_jicofo() -> List[Path]:
+    return [p for p in real_payload_files() if p.stem.startswith("jicofo")
+            and any((SEED_OUTPUT / (p.stem + s)).is_file() for s in (".prom", ".error.txt"))]
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +196,15 @@ def test_every_pinned_difference_is_in_migrating_md() -> None:
     for marker in ("absent", "HTTP 500", "jitsi_endpoint_sending_video", "total_ice_", 'region=""',
                    "jitsi_up", "counter"):
         assert marker in text, marker
+
+
+@pytest.mark.parametrize("path", recorded_jicofo(), ids=lambda p: p.stem)
+def test_difference_jicofo_stats_at_a_bridge_url_is_read_as_jicofo(scrape, path: Path) -> None:
+    """Go reads Jicofo's /stats as if a bridge had sent it (jitsi_conferences …); we tell
+    it apart and export Jicofo's numbers under Jicofo's own names, never as a bridge's."""
+    status, body = scrape(path.read_bytes())
+    ours = parse(body)
+    assert status == 200 and ours.samples[("jitsi_up", ())] == 1
+    names = {name for name, _ in ours.samples}
+    assert any(name.startswith("jitsi_jicofo_") for name in names)
+    assert not names - {"jitsi_up", "jitsi_scrape_duration_seconds"} - {n for n in names if n.startswith("jitsi_jicofo_")}

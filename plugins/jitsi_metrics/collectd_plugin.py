@@ -36,10 +36,12 @@ def value_spec(family: Family, sample: Sample) -> Tuple[str, str, Number]:
     instance = family.key
     if metric is not None and metric.kind in (ARRAY, STRING):
         instance = f"{family.key}-{sample.labels[-1][1]}"  # the index or the string
-    elif sample.suffix or sample.labels:
+    elif metric is None:
         # A series of another source (/metrics, Jicofo): histogram part and label values
-        # keep each one apart, e.g. conferences_by_size_bucket-2.0.
-        instance = "-".join([family.key + sample.suffix] + [value for _, value in sample.labels])
+        # keep each one apart, e.g. conferences_by_size_bucket-2.0. The bridge label, if
+        # any, is the plugin instance already.
+        values = [value for name, value in sample.labels if name != "bridge"]
+        instance = "-".join([family.key + sample.suffix] + values)
     kind = "derive" if family.type == COUNTER else "gauge"
     return kind, UNSAFE.sub("_", instance)[:MAX_NAME], sample.value
 
