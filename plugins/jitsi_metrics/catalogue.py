@@ -191,7 +191,7 @@ COLIBRI_METRICS: Tuple[Metric, ...] = (
 
 UP = Metric(
     key="", kind=NUMBER, type=GAUGE, unit="1 read, 0 failed", name="jitsi_up",
-    help="Whether the last poll of the bridge read a JSON object", versions="this exporter",
+    help="Whether the last poll of the target (bridge or Jicofo) read its statistics", versions="this exporter",
 )
 SCRAPE_DURATION = Metric(
     key="", kind=NUMBER, type=GAUGE, unit="seconds", name="jitsi_scrape_duration_seconds",

@@ -25,8 +25,16 @@ def _examples(text: str) -> str:
 def cmd_once(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from .runtime import Runtime
 
+    from .health import NOTICE, Event
+
+    def report(bridge: str, event: Event) -> None:
+        # Errors and warnings are printed from the results below; notices say which
+        # endpoint a base URL was found to serve.
+        if event.level == NOTICE:
+            print(event.message, file=stderr)
+
     bridges = bridges_from_args(args, os.environ)
-    with Runtime(bridges, named=bool(args.name), concurrency=args.concurrency) as runtime:
+    with Runtime(bridges, named=bool(args.name), concurrency=args.concurrency, report=report) as runtime:
         results = runtime.poll()
     for result in results:
         if result.error is not None:
@@ -110,13 +118,21 @@ def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
 
 def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from .config import bridge_options
+    from .health import Event
     from .runtime import Runtime
     from .simulate import BridgeServer
 
-    server = BridgeServer().start()
+    # A bridge as installed today: REST API off, so /colibri/stats answers 404 and the
+    # statistics come from /metrics, found from the base URL alone.
+    server = BridgeServer(rest_enabled=False).start()
+
+    def report(bridge: str, event: Event) -> None:
+        print(event.message, file=stderr, flush=True)
+
     try:
-        print(f"A simulated bridge is serving {server.url}; polling it {args.polls} time(s).", file=stderr)
-        with Runtime([bridge_options(server.url, name="demo")], named=True) as runtime:
+        print(f"A simulated bridge with the default configuration (REST API off) is serving {server.base_url};\n"
+              f"finding its statistics from the base URL, then polling it {args.polls} time(s).", file=stderr)
+        with Runtime([bridge_options(server.base_url, name="demo")], named=True, report=report) as runtime:
             for number in range(args.polls):
                 if number:
                     time.sleep(args.interval)
@@ -127,7 +143,9 @@ def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         server.stop()
     print(
         "\nNext: point it at your bridge with\n"
-        "  jitsi-metrics once --url http://127.0.0.1:8080/colibri/stats\n"
+        "  jitsi-metrics check http://127.0.0.1:8080\n"
+        "  jitsi-metrics once --url http://127.0.0.1:8080\n"
+        "(a base URL is enough: /colibri/stats when the REST API is on, else /metrics; Jicofo on :8888)\n"
         "and see docs/ for Telegraf, collectd and Prometheus.",
         file=stderr,
     )
