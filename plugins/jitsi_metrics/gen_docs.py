@@ -1,4 +1,4 @@
-"""Writes the generated files: docs/metrics.md and the shipped JSON schema.
+"""Writes the generated files: docs/metrics.md (every metric, with its source(s)) and the shipped JSON schemas.
 
     python -m jitsi_metrics.gen_docs [REPO_ROOT]
 
@@ -12,6 +12,7 @@ from typing import Dict, List
 
 from .catalogue import ARRAY, BOOL, COLIBRI_METRICS, IGNORE, META_METRICS, STRING, Metric
 from .check import MAX_KEY, MAX_TEXT
+from .gen_docs_sources import generated_source_files, metric_sources, render_sources_metrics_section
 from .schema import SCHEMA_FILE, build_schema, render_schema
 
 METRICS_DOC = os.path.join("docs", "metrics.md")
@@ -44,6 +45,11 @@ def render_metrics_doc() -> str:
         "Booleans are 0/1 gauges; strings become `_info` metrics with the value as a label.",
         "A numeric key not listed here (a newer JVB) is exported as untyped `jitsi_<key>`.",
         "With several bridges, or a bridge given a name, every sample carries a `bridge` label.",
+        "A bridge read through its `/metrics` gives the same names (the sources column; see",
+        "[sources.md](sources.md)); Jicofo gives `jitsi_jicofo_*` names only, never a bridge's.",
+        "`jitsi_up` and `jitsi_scrape_duration_seconds` are given for every target, bridge or",
+        "Jicofo, so one alert on `jitsi_up == 0` covers both (the `bridge` label, or the",
+        "Prometheus `instance`, tells them apart).",
         "",
         "## Per bridge and poll",
         "",
@@ -56,15 +62,15 @@ def render_metrics_doc() -> str:
         "",
         "## From /colibri/stats",
         "",
-        "| key | metric | type | unit | JVB versions | help |",
-        "|---|---|---|---|---|---|",
+        "| key | metric | type | unit | sources | JVB versions | help |",
+        "|---|---|---|---|---|---|---|",
     ]
     for metric in COLIBRI_METRICS:
         if metric.kind == IGNORE:
             continue
         lines.append(
             f"| `{metric.key}` | {_shape(metric)} | {metric.type} | {_cell(metric.unit or '–')} | "
-            f"{_cell(metric.versions)} | {_cell(metric.help)} |"
+            f"{_cell(metric_sources(metric.key))} | {_cell(metric.versions)} | {_cell(metric.help)} |"
         )
     ignored = [m for m in COLIBRI_METRICS if m.kind == IGNORE]
     lines += ["", "## Known keys not exported", ""]
@@ -95,11 +101,14 @@ def render_metrics_doc() -> str:
         "(`stable-NNNN`); HEAD is the newest JVB source (2026-08).",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + render_sources_metrics_section()
 
 
 def generated_files() -> Dict[str, str]:
-    return {METRICS_DOC: render_metrics_doc(), SCHEMA_PATH: render_schema(build_schema())}
+    """Every generated file: docs/metrics.md and the JSON schemas (/colibri/stats, Jicofo /stats)."""
+    files = {METRICS_DOC: render_metrics_doc(), SCHEMA_PATH: render_schema(build_schema())}
+    files.update(generated_source_files())
+    return files
 
 
 def main(argv: List[str]) -> int:
