@@ -10,13 +10,20 @@ import time
 
 import pytest
 import requests
+
 from conftest import REPO, child_env, missing
 from hostile_bridge import HostileBridge
-
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.fetch import (
-    BridgeClient, FetchConnectionError, FetchEncoded, FetchError, FetchNotJSON, FetchNotObject, FetchStatusError,
-    FetchTimeout, FetchTooLarge,
+    BridgeClient,
+    FetchConnectionError,
+    FetchEncoded,
+    FetchError,
+    FetchNotJSON,
+    FetchNotObject,
+    FetchStatusError,
+    FetchTimeout,
+    FetchTooLarge,
 )
 from jitsi_metrics.logtext import MAX_LINE
 

@@ -7,9 +7,9 @@ import urllib.request
 import pytest
 
 from jitsi_metrics.catalogue import BY_KEY
+from jitsi_metrics.check import schema_errors
 from jitsi_metrics.detect import JVB_COLIBRI, JVB_METRICS, Answer, classify
 from jitsi_metrics.samples import COUNTER
-from jitsi_metrics.check import schema_errors
 from jitsi_metrics.simulate import BridgeServer as _Server
 from jitsi_metrics.simulate import SimulatedBridge
 from jitsi_metrics.simulate_sources import jvb_series, render_metrics

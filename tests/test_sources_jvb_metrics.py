@@ -34,7 +34,8 @@ CAPTURE_FORMS = sorted(
 def test_same_bridge_same_numbers_through_either_source(capture, path):
     """What a default-config bridge's /metrics gives equals its /colibri/stats, name for
     name, value for value and (for Influx) int for int."""
-    colibri = by_name(points(map_payload(json.loads((CAPTURES / f"{capture}.colibri-stats.json").read_text())).families))
+    payload = json.loads((CAPTURES / f"{capture}.colibri-stats.json").read_text())
+    colibri = by_name(points(map_payload(payload).families))
     if path.suffix == ".json":
         expo = from_json(json.loads(path.read_text()))
     else:
@@ -102,7 +103,8 @@ def test_empty_answer_warns_once():
 def test_older_bridge_keeps_everything_colibri_stats_gives():
     """stable-7648…9364: /metrics is a small subset; /colibri/stats stays the authority and
     /metrics only adds what it lacks."""
-    colibri = points(map_payload({"conferences": 2, "conference_sizes": [0, 0, 2], "bit_rate_download": 1284.955}).families)
+    payload = {"conferences": 2, "conference_sizes": [0, 0, 2], "bit_rate_download": 1284.955}
+    colibri = points(map_payload(payload).families)
     old_metrics = map_jvb_metrics(parse_text(
         "jitsi_conferences 1.0\njitsi_conferences_created_total 9.0\n", NAMESPACES)).samples
     merged = by_name(supplement(colibri, old_metrics))

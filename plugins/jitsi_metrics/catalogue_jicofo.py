@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Dict, NamedTuple, Tuple
 
-from .catalogue import BOOL, STRING, NUMBER
+from .catalogue import BOOL, NUMBER, STRING
 from .samples import COUNTER, GAUGE
 
 JICOFO_PREFIX = "jitsi_jicofo_"

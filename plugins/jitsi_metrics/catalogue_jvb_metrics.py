@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Dict, NamedTuple, Tuple
 
-from .catalogue import BY_KEY, NUMBER, METRIC_PREFIX, Metric
+from .catalogue import BY_KEY, METRIC_PREFIX, NUMBER, Metric
 from .samples import COUNTER, GAUGE
 
 HISTOGRAM = "histogram"

@@ -23,9 +23,8 @@ def _examples(text: str) -> str:
 
 
 def cmd_once(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from .runtime import Runtime
-
     from .health import NOTICE, Event
+    from .runtime import Runtime
 
     def report(bridge: str, event: Event) -> None:
         # Errors and warnings are printed from the results below; notices say which
@@ -59,9 +58,9 @@ def _load_payload(source: str, args: argparse.Namespace) -> object:
 
 
 def cmd_validate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from .check import payload_errors
     from .config import redact_url
     from .fetch import FetchError
-    from .check import payload_errors
     from .mapping import map_payload
 
     source = loggable(redact_url(args.source))

@@ -78,7 +78,7 @@ def shipped_jicofo_schema() -> Dict[str, Any]:
 
 def jicofo_schema_errors(payload: Any) -> List[str]:
     """``/pointer: message`` for every problem, in document order."""
-    from jsonschema import Draft7Validator  # type: ignore[import-untyped]
+    from jsonschema import Draft7Validator  # type: ignore[import-untyped,unused-ignore]
 
     errors = []
     for error in Draft7Validator(shipped_jicofo_schema()).iter_errors(payload):

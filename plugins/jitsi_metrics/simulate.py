@@ -185,7 +185,8 @@ class SimulatedBridge:
             "inactive_endpoints": sum(c.size for c in inactive),
             "p2p_conferences": sum(1 for c in inactive if c.size == 2),
             "local_active_endpoints": sum(c.size - c.relayed for c in confs if c not in inactive),
-            "receive_only_endpoints": sum(max(c.size - c.relayed - c.audio_senders, 0) for c in confs if c not in inactive),
+            "receive_only_endpoints": sum(max(c.size - c.relayed - c.audio_senders, 0)
+                                          for c in confs if c not in inactive),
             "endpoints_sending_audio": sum(min(c.audio_senders, c.size - c.relayed) for c in confs),
             "endpoints_sending_video": sum(min(c.video_senders, c.size - c.relayed) for c in confs),
             "endpoints_with_high_outgoing_loss": 0,
