@@ -8,6 +8,9 @@ machine's PATH, and wants the console script of the Python running the tests).
 One Telegraf per snippet runs one copy of the snippet per source (the simulated bridge
 and every payload in tests/payloads/real), each followed by a ``[inputs.<plugin>.tags]``
 table the test appends, so the metrics of each copy can be told apart in the output.
+Two more copies read live simulations by their base URL: a default-config bridge (REST API
+off, so its statistics come from /metrics) and a Jicofo; their values change from poll to
+poll, so for them the names are checked, not the values.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import subprocess
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import Callable, Dict, Iterator, List, Set, Tuple
 
 import pytest
 
@@ -52,6 +55,24 @@ OWN_STARTUP = re.compile(r" W! (Strict environment variable handling|\[agent\] )
 SHUTDOWN_NOISE = "read |0: file already closed"
 
 
+REST_OFF = "rest-off-base-url"  # a default-config simulated bridge, by its base URL
+JICOFO = "jicofo-base-url"  # a simulated Jicofo, by its base URL
+LIVE = (REST_OFF, JICOFO)
+BRIDGE_NAMES = ("conferences", "endpoints", "conferences_by_size_bucket", "conferences_by_size_count")
+META_NAMES = ("up", "scrape_duration_seconds")
+
+
+def live_expected_names(name: str, fmt: str) -> Set[str]:
+    """Field names (without ``jitsi_``) a live source must give, stated independently."""
+    if name == REST_OFF:
+        return set(BRIDGE_NAMES + META_NAMES)
+    return {"jicofo_conferences", "jicofo_participants_current"} | set(META_NAMES)
+
+
+def short(field: str) -> str:
+    return field[len("jitsi_"):] if field.startswith("jitsi_") else field
+
+
 def sources() -> List[Tuple[str, str]]:
     """(source name, golden case): the era fixture that fails and recovers, and every real payload."""
     return [(SIMULATED, SIMULATED_CASE)] + [(p.stem, case_of(p).name) for p in real_payload_files()]
@@ -72,7 +93,8 @@ class TelegrafRun:
             '  data_format = "influx"',
         ]
         for name, server in servers.items():
-            copy = text.replace(PLACEHOLDER_URL, server.url).replace('"jitsi-metrics', '"' + console_script())
+            url = server.base_url if name in LIVE else server.url
+            copy = text.replace(PLACEHOLDER_URL, url).replace('"jitsi-metrics', '"' + console_script())
             config += [copy, f"[inputs.{PLUGIN[snippet]}.tags]", f'  {SOURCE_TAG} = "{name}"']
         conf = tmp / "telegraf.conf"
         conf.write_text("\n".join(config) + "\n", encoding="utf-8")
@@ -142,14 +164,17 @@ def by_source(points: List[Point], name: str) -> List[Point]:
 @pytest.fixture
 def servers() -> Iterator[Dict[str, BridgeServer]]:
     with ExitStack() as stack:
-        yield {name: stack.enter_context(serving((CASES / case / "payload.json").read_bytes()))
-               for name, case in sources()}
+        found = {name: stack.enter_context(serving((CASES / case / "payload.json").read_bytes()))
+                 for name, case in sources()}
+        found[REST_OFF] = stack.enter_context(serving(rest_enabled=False))
+        found[JICOFO] = stack.enter_context(serving(component="jicofo"))
+        yield found
 
 
 @pytest.mark.parametrize("snippet", sorted(SNIPPETS))
 def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer], tmp_path: Path) -> None:
     telegraf = require_tool("telegraf")
-    if len(servers) == 1:
+    if len(servers) == 1 + len(LIVE):
         pytest.fail("no real payloads in tests/payloads/real")  # they ship beside the repo
     fmt = FORMAT[snippet]
     expected = {name: telegraf_view(case, fmt) for name, case in sources()}
@@ -158,11 +183,21 @@ def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer]
         # 1. Every metric and value of every source arrives, and nothing else.
         def all_arrived() -> List[str]:
             points = run.points()
-            return [f"{name}: {problem}" for name in servers
-                    for problem in missing_or_wrong(expected[name], by_source(points, name), SOURCE_TAG)]
+            problems = [f"{name}: {problem}" for name in expected
+                        for problem in missing_or_wrong(expected[name], by_source(points, name), SOURCE_TAG)]
+            for name in LIVE:
+                fields = {short(p.field) for p in by_source(points, name)}
+                problems += [f"{name}: no {field}" for field in sorted(live_expected_names(name, fmt) - fields)]
+            return problems
 
         run.wait_for("not every metric arrived", all_arrived)
-        for name in servers:
+        # The live sources: up, and a Jicofo's numbers under Jicofo's names only.
+        for name in LIVE:
+            points = by_source(run.points(), name)
+            assert {p.value for p in points if short(p.field) == "up"} == {1.0}, name
+        jicofo_fields = {short(p.field) for p in by_source(run.points(), JICOFO)}
+        assert all(f.startswith("jicofo_") for f in jicofo_fields - set(META_NAMES)), jicofo_fields
+        for name in expected:
             got = {(p.measurement, p.tags - {(SOURCE_TAG, name)}, p.field) for p in by_source(run.points(), name)}
             assert got == set(expected[name]), f"{name}: unexpected fields {sorted(got - set(expected[name]))[:5]}"
 
