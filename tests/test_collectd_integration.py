@@ -241,3 +241,39 @@ def test_doc_examples_match_real_collectd_output(payload_runs: Dict[str, Run]) -
             assert identifier in run.values, (name, identifier)
             if not identifier.endswith("/duration-poll"):
                 assert printed in run.values[identifier], (name, line, run.values[identifier])
+
+
+def test_default_config_bridge_through_metrics_inside_collectd(tmp_path: Path) -> None:
+    """A bridge with its REST API off (the default), given by its base URL (meet2) or its
+    /metrics URL (meet3), gives inside collectd what a REST-on bridge (meet1) gives, plus
+    the conference histograms; one line says which endpoint the base URL led to."""
+    require_tool("collectd")
+    with serving() as on, serving(rest_enabled=False) as off:
+        more = (f'    <Bridge "meet2">\n      URL "{off.base_url}"\n    </Bridge>\n'
+                f'    <Bridge "meet3">\n      URL "{off.base_url}/metrics"\n    </Bridge>\n')
+        run = Collectd(tmp_path, on.url, more)
+        try:
+            wait_for(lambda: on.requests >= 3 and off.requests >= 8, "three reads of each", [run])
+            result = run.stop()
+        finally:
+            if run.process.poll() is None:
+                run.process.kill()
+                run.process.wait()
+    for sign in FAILURE_SIGNS:
+        assert sign not in result.log, result.log
+    lines = [line for line in result.log.splitlines() if line.startswith("jitsi plugin: ")]
+    assert len(lines) == 1, result.log
+    assert lines[0].startswith(f'jitsi plugin: Bridge "meet2": reading {off.base_url}/metrics, JVB /metrics')
+
+    def instances(bridge: str) -> set:  # type: ignore[type-arg]
+        return {i.split("/")[2] for i in result.values if f"/jitsi-{bridge}/" in i}
+
+    only_in_colibri = {i for i in instances("meet1") - instances("meet2")
+                       if i.startswith(("gauge-version-", "gauge-release-", "gauge-relay_id-"))
+                       or i == "gauge-average_participant_stress"}
+    assert instances("meet1") - instances("meet2") == only_in_colibri
+    assert instances("meet2") == instances("meet3")
+    for bridge in ("meet2", "meet3"):
+        assert set(result.values[f"{HOST}/jitsi-{bridge}/gauge-up"]) == {"1.000000"}
+        assert f"{HOST}/jitsi-{bridge}/gauge-conferences_by_size_bucket-2.0" in result.values
+        assert f"{HOST}/jitsi-{bridge}/derive-total_conferences_created" in result.values
