@@ -6,9 +6,10 @@ prometheus/rules/jitsi.rules.yml loaded) scrapes:
   captured /colibri/stats payloads of that era (tests/payloads/real and the 2.3 local build);
   one more bridge serves the 2.3 capture with its counters advancing, as a live bridge's do,
   so that rates and failure ratios have something to divide;
-- Jicofo's captured /metrics, as Prometheus scrapes Jicofo directly;
-- the bridge's captured /metrics, keeping only the conference histograms renamed from
-  jitsi_jvb_* to jitsi_* (what the sources work exports; the exporter does not serve them yet);
+- one ``jitsi-metrics serve`` reading Jicofo's captured /metrics (job jicofo), and one reading
+  the bridge's captured /metrics (job jvb-metrics), both through the exporter as a user would
+  run it: Jicofo's series under its own jitsi_jicofo_* names, the bridge's conference
+  histograms as jitsi_conferences_by_* histograms;
 - the /probe job of docs/alerts.md, relabelled for the Go exporter's dashboards.
 
 Then each expression is evaluated through the HTTP API with the dashboard variables set to
@@ -182,6 +183,20 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     statics = [StaticMetrics(JICOFO_METRICS), StaticMetrics(JVB_METRICS)]
     stop_live = threading.Event()
     logs = []
+
+    def start_exporter(name: str, args: List[str]) -> Tuple[str, "subprocess.Popen[bytes]"]:
+        address = f"127.0.0.1:{free_port()}"
+        log = open(tmp / f"exporter-{name}.log", "wb")
+        logs.append(log)
+        proc = subprocess.Popen(jitsi_metrics_command() + ["serve", "--listen", address, *args],
+                                stdout=log, stderr=subprocess.STDOUT, env=child_env())
+        started.append((address, proc))
+        wait_until(partial(exporter_ready, f"http://{address}/health", proc), timeout=30,
+                   what=f"the {name} exporter to answer")
+        assert proc.poll() is None, (tmp / f"exporter-{name}.log").read_text()
+        return address, proc
+
+    started: List[Tuple[str, "subprocess.Popen[bytes]"]] = []
     try:
         for era, files in ERAS.items():
             args = []
@@ -195,15 +210,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 bridges.append(live)
                 threading.Thread(target=live_payloads, args=(stop_live, live), daemon=True).start()
                 args += ["--url", live.url, "--name", "live"]
-            address = f"127.0.0.1:{free_port()}"
-            log = open(tmp / f"exporter-{era}.log", "wb")
-            logs.append(log)
-            proc = subprocess.Popen(jitsi_metrics_command() + ["serve", "--listen", address, *args],
-                                    stdout=log, stderr=subprocess.STDOUT, env=child_env())
-            exporters.append((address, proc))
-            wait_until(partial(exporter_ready, f"http://{address}/health", proc), timeout=30,
-                       what=f"the {era} exporter to answer")
-            assert proc.poll() is None, (tmp / f"exporter-{era}.log").read_text()
+            exporters.append(start_exporter(era, args))
+        # Jicofo and a default-config bridge, each read through its /metrics by our exporter.
+        jicofo_exporter, jvb_metrics_exporter = (
+            start_exporter(job, ["--url", f"http://{static.address}/metrics"])
+            for job, static in (("jicofo", statics[0]), ("jvb-metrics", statics[1])))
         probe_exporter = exporters[list(ERAS).index(PROBE_ERA)][0]
         targets = ", ".join(f"'{address}'" for address, _ in exporters)
         config = tmp / "prometheus.yml"
@@ -212,16 +223,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             f"rule_files: ['{RULES_FILE}']\n"
             "scrape_configs:\n"
             f"  - job_name: jitsi\n    static_configs:\n      - targets: [{targets}]\n"
-            f"  - job_name: jicofo\n    static_configs:\n      - targets: ['{statics[0].address}']\n"
-            f"  - job_name: jvb-metrics\n    static_configs:\n      - targets: ['{statics[1].address}']\n"
-            "    metric_relabel_configs:\n"
-            "      - source_labels: [__name__]\n"
-            "        regex: 'jitsi_jvb_(conferences_by_(size|audio_sender|video_sender)_(bucket|sum|count))'\n"
-            "        action: keep\n"
-            "      - source_labels: [__name__]\n"
-            "        regex: 'jitsi_jvb_(.*)'\n"
-            "        target_label: __name__\n"
-            "        replacement: 'jitsi_${1}'\n"
+            f"  - job_name: jicofo\n    static_configs:\n      - targets: ['{jicofo_exporter[0]}']\n"
+            f"  - job_name: jvb-metrics\n    static_configs:\n      - targets: ['{jvb_metrics_exporter[0]}']\n"
             + doc_block("probe-go-dashboards").replace(DOC_ADDRESS, probe_exporter),
             encoding="utf-8")
         check = subprocess.run([require_tool("promtool"), "check", "config", str(config)], stdout=subprocess.PIPE,
@@ -253,7 +256,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(10)
     finally:
         stop_live.set()
-        for _, exporter in exporters:
+        for _, exporter in started:
             exporter.terminate()
             exporter.wait(10)
         for log in logs:
