@@ -31,6 +31,8 @@ from .detect import (
     JVB_COLIBRI,
     JVB_METRICS,
     METRICS_PATH,
+    STATS_OFF_EMPTY,
+    UNRECOGNISED,
     VERSION_PATH,
     Answer,
     Component,
@@ -101,6 +103,8 @@ class SourceClient:
     # -- the runtime's interface ------------------------------------------------------
 
     def fetch(self, timeout: Optional[float] = None) -> Union[Payload, Fetched]:
+        if self._closed:
+            raise FetchConnectionError(self.options.name, self.options.url, "closed: this front end is stopping")
         if self._client is None:
             self._discover(timeout)
         try:
@@ -116,7 +120,12 @@ class SourceClient:
 
     def close(self) -> None:
         self._closed = True
-        self._forget()
+        self._close_clients()
+
+    def _close_clients(self) -> None:
+        for client in (self._client, self._extra):
+            if client is not None:
+                client.close()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -143,13 +152,14 @@ class SourceClient:
                 raise FetchStatusError(error.bridge, error.url, loggable(verdict.message), 404) from None
             raise
         verdict = classify_object(self._endpoint_path(), payload, None)
-        if verdict.source is None and verdict.problem != "statistics-off-empty" and verdict.problem != "unrecognised":
+        if verdict.source is None and verdict.problem not in (STATS_OFF_EMPTY, UNRECOGNISED):
+            # rtcstats or /about/version: no statistics at all. ({} and unknown keys are the
+            # core's to judge, field by field, as always.)
             raise FetchNoSource(self.options.name, self._endpoint_url(), loggable(verdict.message))
-        extra = self._read_extra(timeout)
         if verdict.source in (JICOFO_STATS, JICOFO_METRICS, JVB_METRICS):
-            # Parsed already; read it as what it is (Jicofo's numbers under jitsi_jicofo_* names).
-            raw = Answer(200, "application/json", b"")
-            return Fetched(verdict.source, raw, payload, note=mismatch(JVB_COLIBRI, verdict))
+            # Read it as what it is, so Jicofo's numbers keep their jitsi_jicofo_* names.
+            return Fetched(verdict.source, None, payload, note=mismatch(JVB_COLIBRI, verdict))
+        extra = self._read_extra(timeout)
         if extra is None:
             return payload
         return Fetched(JVB_COLIBRI, None, payload, extra)
@@ -212,14 +222,10 @@ class SourceClient:
         return classify(METRICS_PATH, answer, self._component).source == JVB_METRICS
 
     def _forget(self) -> None:
-        for client in (self._client, self._extra):
-            if client is not None:
-                client.close()
-        if self.base:
-            self._client = self._extra = None
-            self.source = None
-        elif self._closed and self._extra is not None:
-            self._extra = None
+        """A base URL's endpoint stopped answering: the next poll discovers again."""
+        self._close_clients()
+        self._client = self._extra = None
+        self.source = None
 
     # -- helpers -----------------------------------------------------------------------
 
