@@ -3,7 +3,8 @@
     python3 bench/bench_sources.py [--runs N]
 
 The same bridge (the local-build capture with one conference) read both ways, side by side
-in one run, reported as a ratio: /metrics is about 14 times the bytes of /colibri/stats,
+in one run, through the runtime's one mapping call (runtime.map_bridge) and the renderer,
+reported as a ratio: /metrics is about 14 times the bytes of /colibri/stats,
 so reading it costs more, and this says how much.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ sys.path.insert(0, str(REPO / "plugins"))
 
 from jitsi_metrics.detect import JICOFO_STATS, JVB_COLIBRI, JVB_METRICS, Answer  # noqa: E402
 from jitsi_metrics.render import render  # noqa: E402
-from jitsi_metrics.sources import map_answer  # noqa: E402
+from jitsi_metrics.runtime import map_bridge  # noqa: E402
+from jitsi_metrics.source_client import Fetched  # noqa: E402
 
 CAPTURES = REPO / "tests" / "payloads" / "jvb-2.3-head-local-build"
 
@@ -47,7 +49,10 @@ def main() -> int:
         answer = Answer(200, ctype, (CAPTURES / name).read_bytes())
 
         def poll(answer=answer, source=source):
-            return render(map_answer(source, answer, (("bridge", "b"),)).families, "prometheus")
+            # What the runtime does with one answer: parse, map (runtime.map_bridge), render.
+            fetched = json.loads(answer.body) if source == JVB_COLIBRI else Fetched(source, answer)
+            families, _ = map_bridge(fetched, "b", False)
+            return render(families, "prometheus")
 
         results[label] = (per_call_us(poll, 200, args.runs), len(answer.body))
     base = results["colibri stats (JSON)"][0]
