@@ -168,6 +168,7 @@ class HostileBridge:
         return f"http://127.0.0.1:{self.port}/{mode}{STATS_PATH}{query}"
 
     def start(self) -> "HostileBridge":
+        gzip_bomb()  # built here (about 2 s once per process), not while a poller waits
         self._thread.start()
         return self
 
