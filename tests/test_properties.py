@@ -132,7 +132,8 @@ def _check_influx(out: CoreOutput) -> None:
 
 
 def _plain_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value) and abs(value) < 2**53
+    # abs() first: math.isfinite() raises on an int beyond float64; NaN and ±Inf fail the bound.
+    return type(value) in (int, float) and abs(value) < 2**53
 
 
 # ---------------------------------------------------------------- properties
