@@ -158,6 +158,11 @@ class _Reader:
                 return
             self.chunks.append((time.monotonic(), data))
 
+    def close(self) -> None:
+        """Once the child has ended: the reader sees EOF, then the pipe is closed."""
+        self._thread.join(5)
+        self._pipe.close()
+
     def since(self, moment: float) -> List[Tuple[float, bytes]]:
         return [c for c in self.chunks if c[0] >= moment]
 
@@ -203,6 +208,8 @@ def run_telegraf(bridge: HostileBridge, mode: str, tmp: Path) -> Run:
         except OSError:
             pass  # it died: what the checks below will say
         rss, ended = _reap(process, 5)
+        reader.close()
+        process.stdin.close()
     log = _read_file(err) + ("" if ended else "\n(did not end within 5 s of EOF on stdin)")
     return _finish("telegraf", mode, fmt, batch, log, took if ended else None, limit, rss)
 
