@@ -163,6 +163,7 @@ class HttpServer:
                         f" open-file limit ({files}); raise that limit (ulimit -n, LimitNOFILE=) to allow more")
         self._listener = listen(host, port)
         self._listener.setblocking(False)
+        self._address = self._listener.getsockname()[:2]
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, selectors.EVENT_READ, None)
         self._wake_r, self._wake_w = socket.socketpair()
@@ -189,7 +190,8 @@ class HttpServer:
 
     @property
     def address(self) -> Tuple[str, int]:
-        host, port = self._listener.getsockname()[:2]
+        """The address served (also after stopping)."""
+        host, port = self._address
         return str(host), int(port)
 
     @property
@@ -452,6 +454,7 @@ class HttpServer:
         request = head.request
         try:
             response = self.app(request)
+            close = close or self._stopping  # a stop that came while the app worked
             connection = "close" if close else ("keep-alive" if "keep-alive" in request.headers.get(
                 "connection", "").lower() else None)
             data = encode_response(response, request.method == "HEAD", connection, self._http_date(),
@@ -467,7 +470,7 @@ class HttpServer:
     def _work(self, job: Tuple[_Conn, Head, bool]) -> None:
         """In a worker thread: answer, send what the socket takes, hand the rest back."""
         conn, head, close = job
-        data, close = self._answer(head, close or self._stopping)
+        data, close = self._answer(head, close)
         try:
             sent = conn.sock.send(data)
         except (BlockingIOError, InterruptedError):

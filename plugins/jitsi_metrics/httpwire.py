@@ -215,10 +215,10 @@ def encode_response(response: Response, head_only: bool, connection: Optional[st
     if connection is not None:
         top += ("Connection: ", connection, "\r\n")
     top.append("\r\n")
-    head = "".join(top)
-    if head.count("\n") != head.count("\r\n") or head.count("\r") != head.count("\r\n"):
-        raise ValueError("a response header holds CR or LF")
-    data = head.encode("latin-1")
+    for text in (response.content_type, *(part for field in response.headers for part in field)):
+        if "\r" in text or "\n" in text:
+            raise ValueError(f"the response header text {text[:40]!r} holds CR or LF")
+    data = "".join(top).encode("latin-1")
     return data if head_only else data + response.body
 
 
