@@ -6,6 +6,7 @@ import http.client
 import io
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -402,3 +403,64 @@ def test_serve_reports_a_busy_port_and_exits_1(exporter: Exporter, bridge_server
                            "--listen", f"{host}:{port}"], capture_output=True, text=True, env=child_env(), timeout=20)
     assert proc.returncode == 1
     assert f"Cannot listen on {host}:{port}" in proc.stderr
+
+
+# --- the HTTP layer under abuse (issue 11, items 9 and 10) ----------------------------------
+
+def test_idle_connections_cannot_starve_metrics_and_health(bridge_server: BridgeServer) -> None:
+    # Under http.server, 252 idle connections with `ulimit -n 256` made both time out.
+    command = f"ulimit -n 256 && exec {sys.executable} -m jitsi_metrics.cli serve --url {bridge_server.url}" \
+              " --listen 127.0.0.1:0"
+    proc = subprocess.Popen(["sh", "-c", command], stderr=subprocess.PIPE, text=True, env=child_env())
+    idle: List[socket.socket] = []
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "lowered from 256 to 128" in line  # half the open-file limit
+        line = proc.stderr.readline()
+        found = re.search(r"Listening on http://([^:]+):(\d+);.* at most 128 connections", line)
+        assert found, line
+        address = (found.group(1), int(found.group(2)))
+        for _ in range(300):
+            idle.append(socket.create_connection(address, timeout=5))
+        for path, expected in (("/health", "ok"), ("/metrics", "jitsi_up 1")):
+            conn = http.client.HTTPConnection(*address, timeout=5)
+            conn.request("GET", path)
+            response = conn.getresponse()
+            assert response.status == 200 and expected in response.read().decode()
+            conn.close()
+    finally:
+        for sock in idle:
+            sock.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        finish(proc)
+
+
+def test_a_get_body_is_never_run_as_a_request(exporter: Exporter, bridge_server: BridgeServer) -> None:
+    # Under http.server the body below got a second answer: a /metrics poll nobody sent.
+    smuggled = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+    smuggled += b" " * (40 - len(smuggled))
+    before = bridge_server.requests
+    with socket.create_connection(exporter.address, timeout=5) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n" + smuggled
+                     + b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = b""
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answers += data
+    assert answers.count(b"HTTP/1.1 ") == 2 and answers.count(b"\r\n\r\nok") == 2, answers
+    assert bridge_server.requests == before
+
+
+@pytest.mark.parametrize("method, status", [("PATCH", 405), ("OPTIONS", 405), ("TRACE", 501), ("BREW", 501)])
+def test_other_methods_keep_their_status_codes(exporter: Exporter, method: str, status: int) -> None:
+    assert request(exporter, "/metrics", method=method)[0] == status
+
+
+def test_serve_rejects_a_zero_connection_cap() -> None:
+    proc = subprocess.run([sys.executable, "-m", "jitsi_metrics.cli", "serve", "--url", "http://127.0.0.1:1/x",
+                           "--max-connections", "0"], capture_output=True, text=True, env=child_env(), timeout=20)
+    assert proc.returncode == 2 and "--max-connections 0" in proc.stderr

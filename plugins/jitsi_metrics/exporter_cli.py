@@ -32,6 +32,8 @@ def add_serve_command(add: Callable[..., argparse.ArgumentParser]) -> None:
                        help="host:port to serve on; :PORT means every interface (default: %(default)s)")
     serve.add_argument("--probe-allow", action="append", default=[], metavar="URL",
                        help="a bridge URL /probe may fetch besides the --url bridges; not in /metrics; repeatable")
+    serve.add_argument("--max-connections", type=int, default=256, metavar="N",
+                       help="open connections at most; at the cap the longest-idle one is closed (default: %(default)s)")
     serve.add_argument("--legacy-names", action="store_true",
                        help="also emit the Go exporter's unprefixed total_ice_* names (the drop-in always does)")
     serve.set_defaults(func=cmd_serve)
@@ -46,18 +48,21 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         extra = argparse.Namespace(**{**vars(args), "url": args.probe_allow, "name": None})
         probe_only = bridges_from_args(extra, os.environ)
     host, port = parse_listen(args.listen, "--listen")
+    if args.max_connections < 1:
+        raise ConfigError(f"--max-connections {args.max_connections} must be at least 1")
     return run(bridges, host, port, stderr, named=bool(args.name), legacy_names=args.legacy_names,
-               probe_only=probe_only)
+               probe_only=probe_only, max_connections=args.max_connections)
 
 
 def run(bridges: Sequence[BridgeOptions], host: str, port: int, stderr: IO[str], named: bool = False,
-        legacy_names: bool = False, probe_only: Sequence[BridgeOptions] = ()) -> int:
+        legacy_names: bool = False, probe_only: Sequence[BridgeOptions] = (), max_connections: int = 256) -> int:
     """Serve until SIGTERM or SIGINT, then stop within a few seconds."""
     from .exporter import Exporter, log_line
+    from .httpserver import Limits
 
     try:
         exporter = Exporter(bridges, host, port, named=named, legacy_names=legacy_names,
-                            probe_only=probe_only, log=stderr)
+                            probe_only=probe_only, log=stderr, limits=Limits(max_connections=max_connections))
     except OSError as exc:
         log_line(stderr, "error", f"Cannot listen on {host or '*'}:{port}: {exc.strerror or exc}; exiting")
         return 1
@@ -70,7 +75,8 @@ def run(bridges: Sequence[BridgeOptions], host: str, port: int, stderr: IO[str],
         signal.signal(signum, on_signal)
     exporter.start()
     listed = ", ".join(f"{b.name} ({b.url})" for b in bridges) or "none"
-    log_line(stderr, "info", f"Listening on {exporter.url}; bridges: {listed}; probe-only: {len(probe_only)}")
+    log_line(stderr, "info", f"Listening on {exporter.url}; bridges: {listed}; probe-only: {len(probe_only)};"
+                             f" at most {exporter.httpd.max_connections} connections")
     while not stop.wait(3600):
         pass
     log_line(stderr, "info", "Shutting down")
