@@ -33,7 +33,7 @@ def add_serve_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     serve.add_argument("--probe-allow", action="append", default=[], metavar="URL",
                        help="a bridge URL /probe may fetch besides the --url bridges; not in /metrics; repeatable")
     serve.add_argument("--max-connections", type=int, default=256, metavar="N",
-                       help="open connections at most; at the cap the longest-idle one is closed (default: %(default)s)")
+                       help="most connections open at once; at the cap the longest-idle closes (default: %(default)s)")
     serve.add_argument("--legacy-names", action="store_true",
                        help="also emit the Go exporter's unprefixed total_ice_* names (the drop-in always does)")
     serve.set_defaults(func=cmd_serve)
