@@ -321,6 +321,9 @@ def test_at_the_cap_with_every_connection_busy_a_newcomer_gets_503(serve, app: A
     assert status == 503 and headers["connection"] == "close"
     app.release.set()
     assert [w.answer()[0] for w in busy] == [200, 200]
+    for wire in busy:
+        wire.close()
+    wait_until(lambda: server.connections == 0, what="the server to see both clients leave")
     assert Wire(server).get("/after").answer()[0] == 200
 
 
