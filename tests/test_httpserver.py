@@ -308,7 +308,7 @@ def test_at_the_cap_idle_connections_give_way_and_requests_are_answered(serve) -
     assert server.connections <= 8
     # The ones that waited longest were closed to make room.
     wait_until(lambda: all(w.closed() for w in idle[:30]), what="the oldest idle connections to be closed")
-    assert server.lines and "Connection limit reached (cap 8" in server.lines[0][1]
+    assert server.lines and "Connection cap of 8 reached" in server.lines[0][1]
     for wire in idle:
         wire.close()
 

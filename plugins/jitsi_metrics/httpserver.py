@@ -351,7 +351,7 @@ class HttpServer:
         if now - self._pressure_logged >= _PRESSURE_LOG_EVERY:
             closed, refused, no_fd = self._pressure
             self._pressure, self._pressure_logged = [0, 0, 0], now
-            self.log("warn", f"Connection limit reached (cap {self.max_connections}, {len(self._conns)} open):"
+            self.log("warn", f"Connection cap of {self.max_connections} reached:"
                              f" closed {closed} waiting connection(s), turned {refused} away, {no_fd} accept(s)"
                              " found no free file descriptor; if these clients are legitimate, raise"
                              " --max-connections or the open-file limit")
