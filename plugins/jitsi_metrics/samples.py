@@ -50,9 +50,9 @@ def merge_families(groups: Iterable[Iterable[Family]]) -> List[Family]:
     """Families of several bridges merged by name, in first-seen order, samples in group order.
 
     The first family of a name gives the header; the catalogue and the mapper make sure
-    that one name never stands for two types. A name that only one group has keeps its
-    family as given (most do: every bridge sends its own keys once), so only families
-    that really merge are built anew; the families passed in are never changed.
+    that one name never stands for two types. A name that only one group has (every
+    name, when there is one bridge) keeps its family as given; only families that
+    really merge are built anew. The families passed in are never changed.
     """
     first: Dict[str, Family] = {}
     more: Dict[str, List[Sample]] = {}  # name -> the merged samples, for names seen twice or more
