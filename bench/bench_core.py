@@ -21,7 +21,7 @@ import sys
 import time
 import timeit
 from pathlib import Path
-from typing import Callable, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -57,7 +57,7 @@ def paired_ratio(base: Callable[[], object], other: Callable[[], object], number
     return statistics.median(ratios)
 
 
-def floor_render(payload: dict) -> str:
+def floor_render(payload: Dict[str, Any]) -> str:
     return "".join(f"jitsi_{k} {v}\n" for k, v in payload.items() if type(v) in (int, float))
 
 
@@ -121,7 +121,7 @@ def bench_startup(url: str, runs: int) -> List[Tuple[str, float, float]]:
         'python -c "import requests"': [sys.executable, "-c", "import requests"],
         "jitsi-metrics once --url <bridge>": [sys.executable, "-m", "jitsi_metrics.cli", "once", "--url", url],
     }
-    results = {name: ([], []) for name in commands}
+    results: Dict[str, Tuple[List[float], List[float]]] = {name: ([], []) for name in commands}
     for _ in range(runs):  # alternate, so drift hits both alike
         for name, argv in commands.items():
             wall, rss = run_child(argv)

@@ -92,13 +92,15 @@ class Plugin:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both are pipes
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self.batch_lines = batch_lines
         self._pending = b""
 
     def poll(self) -> None:
-        self.proc.stdin.write(b"\n")
-        self.proc.stdin.flush()
-        fd = self.proc.stdout.fileno()
+        self.stdin.write(b"\n")
+        self.stdin.flush()
+        fd = self.stdout.fileno()
         while self._pending.count(b"\n") < self.batch_lines:
             ready, _, _ = select.select([fd], [], [], 30)
             chunk = os.read(fd, 1 << 16) if ready else b""
@@ -110,9 +112,9 @@ class Plugin:
         self._pending = parts[-1] if len(parts) > self.batch_lines else b""
 
     def stop(self) -> int:
-        self.proc.stdin.close()
+        self.stdin.close()
         code = self.proc.wait(10)
-        self.proc.stdout.close()
+        self.stdout.close()
         return code
 
 
