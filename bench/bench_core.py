@@ -4,8 +4,10 @@
 
 Everything is measured side by side in one run and reported as ratios, because
 absolute times on these machines drift from run to run:
-- per poll: decode (json.loads), check + map, render, and the whole pipeline, against
-  the floor of json.loads plus a plain render of every numeric key;
+- per poll: decode (json.loads), check, check + map, render, and the whole pipeline,
+  against the floor of json.loads plus a plain render of every numeric key; also the
+  pipeline as the front ends run it, with a bridge label and the merge by family
+  (what ``Runtime.combined`` adds);
 - start-up: wall time and peak RSS of `jitsi-metrics once` against `python -c "import requests"`.
 """
 from __future__ import annotations
@@ -19,15 +21,17 @@ import sys
 import time
 import timeit
 from pathlib import Path
-from typing import Callable, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "plugins"))
 
+from jitsi_metrics.check import check_payload  # noqa: E402
 from jitsi_metrics.mapping import map_payload  # noqa: E402
 from jitsi_metrics.render.influx import render_influx  # noqa: E402
 from jitsi_metrics.render.prometheus import render_prometheus  # noqa: E402
+from jitsi_metrics.samples import merge_families  # noqa: E402
 from jitsi_metrics.simulate import BridgeServer  # noqa: E402
 
 DEFAULT_PAYLOADS = [
@@ -53,8 +57,17 @@ def paired_ratio(base: Callable[[], object], other: Callable[[], object], number
     return statistics.median(ratios)
 
 
-def floor_render(payload: dict) -> str:
+def floor_render(payload: Dict[str, Any]) -> str:
     return "".join(f"jitsi_{k} {v}\n" for k, v in payload.items() if type(v) in (int, float))
+
+
+BRIDGE = (("bridge", "meet1"),)
+
+
+def labelled_pipeline(raw: bytes) -> str:
+    """The pipeline as Runtime.combined runs it for a named bridge: label, then merge by family."""
+    families = map_payload(json.loads(raw)).families
+    return render_prometheus(merge_families([[f.with_labels(BRIDGE) for f in families]]))
 
 
 def bench_poll(raw: bytes, number: int, repeat: int) -> List[Tuple[str, float]]:
@@ -63,11 +76,14 @@ def bench_poll(raw: bytes, number: int, repeat: int) -> List[Tuple[str, float]]:
     rows = [
         ("floor: json.loads + plain render", per_call_us(lambda: floor_render(json.loads(raw)), number, repeat)),
         ("decode (json.loads)", per_call_us(lambda: json.loads(raw), number, repeat)),
+        ("check", per_call_us(lambda: check_payload(payload), number, repeat)),
         ("check + map", per_call_us(lambda: map_payload(payload), number, repeat)),
         ("render Prometheus", per_call_us(lambda: render_prometheus(families), number, repeat)),
         ("render Influx", per_call_us(lambda: render_influx(families), number, repeat)),
         ("pipeline: decode + check + map + render Prometheus",
          per_call_us(lambda: render_prometheus(map_payload(json.loads(raw)).families), number, repeat)),
+        ("pipeline with a bridge label and the merge by family",
+         per_call_us(lambda: labelled_pipeline(raw), number, repeat)),
     ]
     from jsonschema import Draft7Validator
 
@@ -105,7 +121,7 @@ def bench_startup(url: str, runs: int) -> List[Tuple[str, float, float]]:
         'python -c "import requests"': [sys.executable, "-c", "import requests"],
         "jitsi-metrics once --url <bridge>": [sys.executable, "-m", "jitsi_metrics.cli", "once", "--url", url],
     }
-    results = {name: ([], []) for name in commands}
+    results: Dict[str, Tuple[List[float], List[float]]] = {name: ([], []) for name in commands}
     for _ in range(runs):  # alternate, so drift hits both alike
         for name, argv in commands.items():
             wall, rss = run_child(argv)

@@ -78,4 +78,5 @@ def parse_line(line: str) -> Point:
 def parse(text: str) -> List[Point]:
     if text and not text.endswith("\n"):
         raise ValueError("output must end with a newline")
-    return [parse_line(line) for line in text.splitlines()]
+    # Only \n ends a line; str.splitlines would also split at \r, \x85 or \u2028.
+    return [parse_line(line) for line in text.split("\n")[:-1]]

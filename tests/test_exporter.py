@@ -7,6 +7,7 @@ import http.client
 import io
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,9 +16,8 @@ import urllib.parse
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
-from conftest import child_env
-from waiting import wait_until
 
+from conftest import child_env
 from jitsi_metrics import __version__
 from jitsi_metrics.bridge_args import probe_allowed
 from jitsi_metrics.cli import build_parser
@@ -27,6 +27,7 @@ from jitsi_metrics.exporter_cli import drop_in_parser
 from jitsi_metrics.logtext import MAX_LINE
 from jitsi_metrics.render.prometheus import CONTENT_TYPE
 from jitsi_metrics.simulate import BridgeServer
+from waiting import wait_until
 
 Reply = Tuple[int, Dict[str, str], str]
 FAST = 0.05  # serve_forever's poll interval, so each test's shutdown is quick
@@ -525,3 +526,64 @@ def test_an_internal_error_logs_one_bounded_line(bridge_server: BridgeServer, mo
     (line,) = log.getvalue().splitlines()
     assert "GET '/metrics' failed: ValueError" in line
     assert len(line) <= MAX_LINE + 100 and "\x1b" not in line
+
+
+# --- the HTTP layer under abuse (issue 11, items 9 and 10) ----------------------------------
+
+def test_idle_connections_cannot_starve_metrics_and_health(bridge_server: BridgeServer) -> None:
+    # Under http.server, 252 idle connections with `ulimit -n 256` made both time out.
+    command = f"ulimit -n 256 && exec {sys.executable} -m jitsi_metrics.cli serve --url {bridge_server.url}" \
+              " --listen 127.0.0.1:0"
+    proc = subprocess.Popen(["sh", "-c", command], stderr=subprocess.PIPE, text=True, env=child_env())
+    idle: List[socket.socket] = []
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "lowered from 256 to 128" in line  # half the open-file limit
+        line = proc.stderr.readline()
+        found = re.search(r"Listening on http://([^:]+):(\d+);.* at most 128 connections", line)
+        assert found, line
+        address = (found.group(1), int(found.group(2)))
+        for _ in range(300):
+            idle.append(socket.create_connection(address, timeout=5))
+        for path, expected in (("/health", "ok"), ("/metrics", "jitsi_up 1")):
+            conn = http.client.HTTPConnection(*address, timeout=5)
+            conn.request("GET", path)
+            response = conn.getresponse()
+            assert response.status == 200 and expected in response.read().decode()
+            conn.close()
+    finally:
+        for sock in idle:
+            sock.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        finish(proc)
+
+
+def test_a_get_body_is_never_run_as_a_request(exporter: Exporter, bridge_server: BridgeServer) -> None:
+    # Under http.server the body below got a second answer: a /metrics poll nobody sent.
+    smuggled = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+    smuggled += b" " * (40 - len(smuggled))
+    before = bridge_server.requests
+    with socket.create_connection(exporter.address, timeout=5) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n" + smuggled
+                     + b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = b""
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answers += data
+    assert answers.count(b"HTTP/1.1 ") == 2 and answers.count(b"\r\n\r\nok") == 2, answers
+    assert bridge_server.requests == before
+
+
+@pytest.mark.parametrize("method, status", [("PATCH", 405), ("OPTIONS", 405), ("TRACE", 501), ("BREW", 501)])
+def test_other_methods_keep_their_status_codes(exporter: Exporter, method: str, status: int) -> None:
+    assert request(exporter, "/metrics", method=method)[0] == status
+
+
+def test_serve_rejects_a_zero_connection_cap() -> None:
+    proc = subprocess.run([sys.executable, "-m", "jitsi_metrics.cli", "serve", "--url", "http://127.0.0.1:1/x",
+                           "--max-connections", "0"], capture_output=True, text=True, env=child_env(), timeout=20)
+    assert proc.returncode == 2 and "--max-connections 0" in proc.stderr

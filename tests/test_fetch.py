@@ -139,25 +139,17 @@ def test_connection_errors_name_the_innermost_reason(clients):
 
 # --- hostile bridges (issue 11) --------------------------------------------------------
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def hostile():
-    bridges = []
-
-    def start(mode):
-        bridges.append(HostileBridge(mode).start())
-        return bridges[-1]
-
-    yield start
-    for bridge in bridges:
-        bridge.stop()
+    with HostileBridge() as bridge:
+        yield bridge
 
 
-@pytest.mark.parametrize("mode", ["slow-headers", "continue-forever"])
+@pytest.mark.parametrize("mode", ["slow-headers", "continue-flood"])
 def test_the_deadline_covers_headers_that_never_finish(hostile, clients, mode):
     # Each byte restarts the per-read socket timeout, so only the watchdog's deadline,
     # armed when the request goes out, ends this; before, the poll never ended.
-    bridge = hostile(mode)
-    client = clients(bridge.url, timeout=1)
+    client = clients(hostile.url(mode), timeout=1)
     start = time.monotonic()
     with pytest.raises(FetchTimeout, match="timeout"):
         client.fetch()
@@ -165,10 +157,9 @@ def test_the_deadline_covers_headers_that_never_finish(hostile, clients, mode):
 
 
 def test_no_compressed_body_is_asked_for_nor_accepted(hostile, clients):
-    bridge = hostile("gzip-bomb")
     with pytest.raises(FetchEncoded, match="'gzip, gzip'"):
-        clients(bridge.url, timeout=5).fetch()
-    assert b"\r\nAccept-Encoding: identity\r\n" in bridge.requests[0]
+        clients(hostile.url("gzip-bomb"), timeout=5).fetch()
+    assert b"\r\nAccept-Encoding: identity\r\n" in hostile.request_heads["gzip-bomb"][-1]
 
 
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -190,11 +181,10 @@ def test_hostile_bridges_under_debians_urllib3(mode):
     assert outcome["seconds"] < 3 and outcome["max_rss_mb"] < 100
 
 
-@pytest.mark.parametrize("mode", ["hostile-text", "not-json-hostile"])
+@pytest.mark.parametrize("mode", ["hostile-reason", "hostile-content-type"])
 def test_bridge_text_in_errors_is_escaped_and_bounded(hostile, clients, mode):
-    bridge = hostile(mode)
     with pytest.raises(FetchError) as caught:
-        clients(bridge.url, name="meet1", timeout=5).fetch()
+        clients(hostile.url(mode), name="meet1", timeout=5).fetch()
     text = str(caught.value)
     assert len(text) < MAX_LINE
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text), text

@@ -79,7 +79,9 @@ def parse(text: str) -> Dict[str, Family]:
     helps: Dict[str, str] = {}
     closed = set()
     current = None
-    for line in text.splitlines():
+    # Only \n ends a line in the text format; str.splitlines would also split label
+    # values at \r, \x85 or \u2028, which the format allows unescaped.
+    for line in text.split("\n")[:-1]:
         if line.startswith("# HELP "):
             name, _, doc = line[7:].partition(" ")
             if name in helps:

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
-from .catalogue import ARRAY, BOOL, BY_KEY, COLIBRI_METRICS, IGNORE, NUMBER, STRING
+from .catalogue import ARRAY, BOOL, BY_KEY, COLIBRI_METRICS, IGNORE, NUMBER, STRING, Metric
 
 # Jackson (JVB from 2026-06) writes NaN and infinities as these strings.
 NON_FINITE_STRINGS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
@@ -125,7 +125,7 @@ def _string_drift(value: str) -> Optional[Tuple[str, str]]:
 def drift(kind: str, value: Any) -> Optional[Tuple[str, str]]:
     """None when ``value`` is what the catalogue expects for ``kind``; else (expected, got)."""
     if kind == NUMBER:
-        if type(value) is float or is_number(value):
+        if is_number(value):
             return None
         if type(value) is int:
             return "a number within float64 range", describe_json_value(value)
@@ -167,37 +167,61 @@ def is_exportable_unknown(value: Any) -> bool:
 
 
 class Verdict(NamedTuple):
-    """The keys whose values are not exported, and one Problem per key, in catalogue order
-    then (unknown keys) key order."""
+    """What a payload's check lets through, and why the rest is skipped.
 
+    ``fields`` are the known keys that pass, as (metric, value) in catalogue order, each
+    numeric value already the number it stands for (a Jackson ``"NaN"`` is ``nan``);
+    ``unknown`` the unknown numeric or boolean keys that pass, in payload order. Keys of
+    kind ``ignore`` are in neither. ``rejected`` and ``problems`` say what is skipped, one
+    Problem per key, in catalogue order then (unknown keys) key order.
+    """
+
+    fields: List[Tuple[Metric, Any]]
+    unknown: List[str]
     rejected: FrozenSet[str]
     problems: List[Problem]
 
 
 def check_payload(payload: Dict[str, Any]) -> Verdict:
+    # One walk of the catalogue gives the known fields in the order mapping writes them,
+    # so mapping needs no second walk and no lookups of its own.
+    fields: List[Tuple[Metric, Any]] = []
     drifts: Dict[str, Tuple[str, str]] = {}
-    unknown: List[Problem] = []
-    for key, value in payload.items():
-        metric = BY_KEY.get(key)
-        if metric is not None:
-            found = drift(metric.kind, value)
-            if found is not None:
-                drifts[key] = found
-        elif is_exportable_unknown(value):
+    known = 0
+    for metric in COLIBRI_METRICS:
+        if metric.key not in payload:
+            continue
+        known += 1
+        value = payload[metric.key]
+        found = drift(metric.kind, value)
+        if found is not None:
+            drifts[metric.key] = found
+        elif metric.kind == NUMBER and type(value) is str:  # one of Jackson's non-finite strings
+            fields.append((metric, NON_FINITE_STRINGS[value]))
+        elif metric.kind != IGNORE:
+            fields.append((metric, value))
+    unknown: List[str] = []
+    problems: List[Problem] = []
+    if known < len(payload):  # some keys are not in the catalogue
+        for key, value in payload.items():
+            if key in BY_KEY or not is_exportable_unknown(value):
+                continue
             found = _unknown_drift(key, value)
-            if found is not None:
-                unknown.append(Problem(key, *found))
-    if not drifts and not unknown:
-        return Verdict(frozenset(), [])
+            if found is None:
+                unknown.append(key)
+            else:
+                problems.append(Problem(key, *found))
+    if not drifts and not problems:
+        return Verdict(fields, unknown, frozenset(), [])
     if drifts:
         # The schema has the last word on what is invalid.
         for error in schema_errors(payload):
             if error.key in BY_KEY and error.key not in drifts:
                 kind = BY_KEY[error.key].kind
                 drifts[error.key] = (EXPECTED[kind], describe_json_value(payload[error.key]))
-    problems = [Problem(m.key, *drifts[m.key]) for m in COLIBRI_METRICS if m.key in drifts]
-    problems += sorted(unknown)
-    return Verdict(frozenset(p.key for p in problems), problems)
+        fields = [(metric, value) for metric, value in fields if metric.key not in drifts]
+    problems = [Problem(m.key, *drifts[m.key]) for m in COLIBRI_METRICS if m.key in drifts] + sorted(problems)
+    return Verdict(fields, unknown, frozenset(p.key for p in problems), problems)
 
 
 class Finding(NamedTuple):
@@ -231,7 +255,7 @@ def _validator() -> Any:
     # Imported only here: a poll that finds nothing wrong never pays for jsonschema. Built
     # from the catalogue on each use (about 0.25 ms, a quarter of validating a whole payload), so the check
     # keeps no state and reads no file; a test proves the shipped schema file is the same.
-    from jsonschema import Draft7Validator  # type: ignore[import-untyped]
+    from jsonschema import Draft7Validator  # type: ignore[import-untyped,unused-ignore]
 
     from .schema import build_schema
 

@@ -130,8 +130,7 @@ def collectd_config(template: str, bridges: Sequence[Tuple[str, Optional[str]]],
         text = re.sub(r'^([ \t]*)URL "[^"]*"', lambda m, v=quoted_url: f"{m.group(1)}URL {v}",  # type: ignore[misc]
                       text, count=1, flags=re.M)
         if timeout is not None:
-            text = re.sub(r"^([ \t]*)# Timeout \S+", lambda m: f"{m.group(1)}Timeout {timeout}", text,
-                          count=1, flags=re.M)
+            text = re.sub(r"^([ \t]*)# Timeout \S+", rf"\g<1>Timeout {timeout}", text, count=1, flags=re.M)
         blocks.append(text)
     result = template[:found.start()] + "\n".join(blocks) + template[found.end():]
     line = None if module_path is None else f"ModulePath {collectd_string(module_path)}\n"

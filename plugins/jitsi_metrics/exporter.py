@@ -11,21 +11,24 @@ Routes (GET and HEAD only)::
                         so the exporter can never be made to fetch an arbitrary URL.
     /health             "ok" without touching any bridge, like the Go exporter
     /                   a small landing page
+
+The HTTP layer is ``httpserver``: a capped number of connections, timeouts for idle and
+slow clients, strict request framing; /health and / are answered even while every
+worker waits on a bridge.
 """
 from __future__ import annotations
 
 import html
 import math
-import socket
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Dict, Optional, Sequence, Tuple
 from urllib.parse import parse_qs
 
 from .config import DEFAULT_CONCURRENCY, BridgeOptions, redact_url
 from .health import ERROR, NOTICE, WARNING, Event
+from .httpserver import HttpServer, Limits
+from .httpwire import Request, Response
 from .logtext import MAX_LINE, loggable
 from .render.prometheus import CONTENT_TYPE, render_prometheus
 from .runtime import Runtime, bridge_labels
@@ -39,6 +42,9 @@ SANE_SCRAPE_TIMEOUT = (0.1, 86400.0)
 TEXT = "text/plain; charset=utf-8"
 # Health event level -> logfmt level, as Prometheus' own programs spell them.
 LOG_LEVELS = {ERROR: "error", WARNING: "warn", NOTICE: "info"}
+# Answered on the server's loop thread: they never touch a bridge, so they answer even
+# while every worker waits on one.
+QUICK_PATHS = ("/health", "/")
 
 
 def log_line(stream: IO[str], level: str, message: str) -> None:
@@ -78,7 +84,7 @@ class Exporter:
     def __init__(self, bridges: Sequence[BridgeOptions], host: str = "127.0.0.1", port: int = 0,
                  named: bool = False, legacy_names: bool = False,
                  probe_only: Sequence[BridgeOptions] = (), log: IO[str] = sys.stderr,
-                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
+                 concurrency: int = DEFAULT_CONCURRENCY, limits: Optional[Limits] = None) -> None:
         self.log = log
         self.scraped = tuple(range(len(bridges)))
         self.labels = bridge_labels(bridges, named)
@@ -89,22 +95,19 @@ class Exporter:
         for index, bridge in enumerate(self.runtime.bridges):
             self.probe_targets.setdefault(bridge.name, index)
             self.probe_targets.setdefault(bridge.url, index)
-        self._active = 0
-        self._idle = threading.Condition()
         try:
-            self.httpd = _make_server(host, port, self)
+            self.httpd = HttpServer(lambda request: answer(self, request), host, port, limits or Limits(),
+                                    QUICK_PATHS, lambda level, message: log_line(log, level, message))
         except BaseException:
             self.runtime.close()
             raise
-        self._thread: Optional[threading.Thread] = None
 
     def _report(self, bridge: str, event: Event) -> None:
         log_line(self.log, LOG_LEVELS[event.level], event.message)
 
     @property
     def address(self) -> Tuple[str, int]:
-        host, port = self.httpd.server_address[:2]
-        return str(host), int(port)
+        return self.httpd.address
 
     @property
     def url(self) -> str:
@@ -120,47 +123,15 @@ class Exporter:
         return render_prometheus(self.runtime.combined([result], [()]))
 
     def start(self, poll_interval: float = 0.5) -> "Exporter":
-        """Serve in a thread; ``stop()`` may wait up to ``poll_interval`` for it to notice."""
-        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(poll_interval,),
-                                        name="jitsi-exporter", daemon=True)
-        self._thread.start()
+        """Serve in a thread. ``poll_interval`` is no longer used (the server notices a
+        stop at once); it stays so that existing callers keep working."""
+        self.httpd.start("jitsi-exporter")
         return self
 
     def stop(self, grace: float = 2.0) -> None:
         """Stop accepting, give requests in progress ``grace`` seconds, close everything."""
-        self.httpd.shutdown()
-        deadline = time.monotonic() + grace
-        with self._idle:
-            while self._active and time.monotonic() < deadline:
-                self._idle.wait(deadline - time.monotonic())
-        self.httpd.server_close()
+        self.httpd.stop(grace)
         self.runtime.close()
-
-    def busy(self, delta: int) -> None:
-        with self._idle:
-            self._active += delta
-            if not self._active:
-                self._idle.notify_all()
-
-
-def _make_server(host: str, port: int, exporter: Exporter) -> ThreadingHTTPServer:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    if host == "":
-        # ":9888" means every interface, IPv6 included, as in the Go exporter.
-        family, host = (socket.AF_INET6, "::") if socket.has_ipv6 else (socket.AF_INET, "0.0.0.0")
-
-    class Server(ThreadingHTTPServer):
-        address_family = family
-        daemon_threads = True  # an idle keep-alive connection must not hold up shutdown
-
-        def server_bind(self) -> None:
-            if self.address_family == socket.AF_INET6:
-                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            super().server_bind()
-
-    server = Server((host, port), Handler)
-    server.exporter = exporter  # type: ignore[attr-defined]
-    return server
 
 
 def landing_page(exporter: Exporter) -> str:
@@ -198,69 +169,33 @@ def probe_target(exporter: Exporter, query: str) -> Tuple[Optional[int], int, st
     return target, 200, ""
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: Prometheus reuses its connection
-    # Without this, headers and body leave in two segments and delayed ACK adds
-    # about 40 ms to every scrape.
-    disable_nagle_algorithm = True
-    server_version = "jitsi-meet-metrics"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # no access log: one line per scrape would drown the bridge events
-
-    def _reply(self, status: int, ctype: str, body: str, head: bool = False, extra: str = "") -> None:
-        # One write for status line, headers and body: one segment per answer.
-        data = body.encode("utf-8")
-        reason = self.responses.get(status, ("",))[0]
-        top = (
-            f"HTTP/1.1 {status} {reason}\r\nServer: {self.server_version}\r\n"
-            f"Date: {self.date_time_string()}\r\nContent-Type: {ctype}\r\n"
-            f"Content-Length: {len(data)}\r\n{extra}"
-        )
-        if self.close_connection:
-            top += "Connection: close\r\n"
-        self.wfile.write((top + "\r\n").encode("latin-1") + (b"" if head else data))
-
-    def do_GET(self, head: bool = False) -> None:
-        exporter: Exporter = self.server.exporter  # type: ignore[attr-defined]
-        exporter.busy(1)
-        try:
-            self._route(exporter, head)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # Prometheus gave up on this scrape
-        except Exception as exc:  # a bug: say so in one line, answer 500, keep serving
-            log_line(exporter.log, "error", f"{self.command} {self.path!r} failed: {exc!r}; answered HTTP 500")
-            self.close_connection = True
-            self._reply(500, TEXT, "Internal error; see the exporter's log\n", head)
-        finally:
-            exporter.busy(-1)
-
-    def do_HEAD(self) -> None:
-        self.do_GET(head=True)
-
-    def _route(self, exporter: Exporter, head: bool) -> None:
-        path, _, query = self.path.partition("?")
-        if path == "/metrics":
-            self._reply(200, CONTENT_TYPE, exporter.metrics(self.headers.get(TIMEOUT_HEADER)), head)
-        elif path == "/probe":
-            target, status, message = probe_target(exporter, query)
-            if target is None:
-                self._reply(status, TEXT, message, head)
-            else:
-                self._reply(200, CONTENT_TYPE, exporter.probe(target, self.headers.get(TIMEOUT_HEADER)), head)
-        elif path == "/health":
-            self._reply(200, TEXT, "ok", head)
-        elif path == "/":
-            self._reply(200, "text/html; charset=utf-8", landing_page(exporter), head)
-        else:
-            self._reply(404, TEXT, f"Not found: {path!r}; try /metrics, /probe?target=NAME or /health\n", head)
-
-    def _refuse(self) -> None:
-        self.close_connection = True  # the request body, if any, is left unread
-        self._reply(405, TEXT, f"Method {self.command} not allowed; use GET or HEAD\n", extra="Allow: GET, HEAD\r\n")
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+# Methods http.server used to answer 405 (others got 501); kept so status codes do not change.
+_NOT_ALLOWED = ("POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 
 
-__all__ = ["CONTENT_TYPE", "Exporter", "Handler", "log_line", "scrape_budget", "scrape_cap"]
+def answer(exporter: Exporter, request: Request) -> Response:
+    """The application behind the HTTP server: one request in, one response out."""
+    if request.method not in ("GET", "HEAD"):
+        method = request.method[:20]
+        if request.method in _NOT_ALLOWED:
+            return Response(405, TEXT, f"Method {method} not allowed; use GET or HEAD\n".encode(),
+                            (("Allow", "GET, HEAD"),))
+        return Response(501, TEXT, f"Method {method!r} not implemented; use GET or HEAD\n".encode())
+    path = request.path
+    if path == "/metrics":
+        timeout = request.headers.get(TIMEOUT_HEADER.lower())
+        return Response(200, CONTENT_TYPE, exporter.metrics(timeout).encode("utf-8"))
+    if path == "/probe":
+        target, status, message = probe_target(exporter, request.query)
+        if target is None:
+            return Response(status, TEXT, message.encode("utf-8"))
+        timeout = request.headers.get(TIMEOUT_HEADER.lower())
+        return Response(200, CONTENT_TYPE, exporter.probe(target, timeout).encode("utf-8"))
+    if path == "/health":
+        return Response(200, TEXT, b"ok")
+    if path == "/":
+        return Response(200, "text/html; charset=utf-8", landing_page(exporter).encode("utf-8"))
+    return Response(404, TEXT, f"Not found: {path!r}; try /metrics, /probe?target=NAME or /health\n".encode("utf-8"))
+
+
+__all__ = ["CONTENT_TYPE", "Exporter", "answer", "log_line", "scrape_budget", "scrape_cap"]

@@ -43,6 +43,8 @@ def add_serve_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     serve.add_argument("--probe-allow", action="append", default=[], metavar="[NAME=]URL",
                        help="a bridge URL /probe may fetch besides the --url bridges, by NAME or by the URL itself; "
                             "not in /metrics; repeatable")
+    serve.add_argument("--max-connections", type=int, default=256, metavar="N",
+                       help="most connections open at once; at the cap the longest-idle closes (default: %(default)s)")
     serve.add_argument("--legacy-names", action="store_true",
                        help="also emit the Go exporter's unprefixed total_ice_* names (the drop-in always does)")
     serve.set_defaults(func=cmd_serve)
@@ -54,15 +56,18 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
     bridges = bridges_from_args(args, os.environ)
     probe_only = probe_allowed(args, os.environ)
     host, port = parse_listen(args.listen, "--listen")
+    if args.max_connections < 1:
+        raise ConfigError(f"--max-connections {args.max_connections} must be at least 1")
     return run(bridges, host, port, stderr, named=bool(args.name), legacy_names=args.legacy_names,
-               probe_only=probe_only, concurrency=args.concurrency)
+               probe_only=probe_only, concurrency=args.concurrency, max_connections=args.max_connections)
 
 
 def run(bridges: Sequence[BridgeOptions], host: str, port: int, stderr: IO[str], named: bool = False,
         legacy_names: bool = False, probe_only: Sequence[BridgeOptions] = (),
-        concurrency: int = DEFAULT_CONCURRENCY) -> int:
+        concurrency: int = DEFAULT_CONCURRENCY, max_connections: int = 256) -> int:
     """Serve until SIGTERM or SIGINT, then stop within a few seconds."""
     from .exporter import Exporter, log_line
+    from .httpserver import Limits
     from .stop import StopSignals, Wakeup
 
     wakeup = Wakeup()
@@ -70,14 +75,16 @@ def run(bridges: Sequence[BridgeOptions], host: str, port: int, stderr: IO[str],
     with StopSignals(wakeup) as stop:
         try:
             exporter = Exporter(bridges, host, port, named=named, legacy_names=legacy_names,
-                                probe_only=probe_only, log=stderr, concurrency=concurrency)
+                                probe_only=probe_only, log=stderr, concurrency=concurrency,
+                                limits=Limits(max_connections=max_connections))
         except OSError as exc:
             log_line(stderr, "error", f"Cannot listen on {host or '*'}:{port}: {exc.strerror or exc}; exiting")
             wakeup.close()
             return 1
         exporter.start()
         listed = ", ".join(f"{b.name} ({redact_url(b.url)})" for b in bridges) or "none"
-        log_line(stderr, "info", f"Listening on {exporter.url}; bridges: {listed}; probe-only: {len(probe_only)}")
+        log_line(stderr, "info", f"Listening on {exporter.url}; bridges: {listed}; probe-only: {len(probe_only)};"
+                                 f" at most {exporter.httpd.max_connections} connections")
         while not stop.requested:
             wakeup.wait()
     log_line(stderr, "info", "Shutting down")

@@ -9,14 +9,11 @@ names and shapes what passed.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, NamedTuple, Tuple
+from typing import Any, Dict, List, NamedTuple, Tuple
 
 from .catalogue import (
     ARRAY,
     BOOL,
-    BY_KEY,
-    COLIBRI_METRICS,
-    IGNORE,
     META_METRICS,
     METRIC_PREFIX,
     NUMBER,
@@ -28,7 +25,7 @@ from .catalogue import (
     Metric,
     unknown_metric_name,
 )
-from .check import EMPTY_PAYLOAD_HINT, Problem, as_number, check_payload, is_exportable_unknown, shown
+from .check import EMPTY_PAYLOAD_HINT, Problem, as_number, check_payload, shown
 from .samples import UNTYPED, Family, Labels, Sample
 
 
@@ -46,14 +43,17 @@ class Mapped(NamedTuple):
 
 
 def _metric_families(metric: Metric, value: Any, labels: Labels, legacy_names: bool) -> List[Family]:
+    """The families of one checked field: several with ``legacy_names``, none for an empty array."""
     if metric.kind == NUMBER:
-        samples = [Sample(labels, as_number(value))]
+        samples = [Sample(labels, value)]
     elif metric.kind == BOOL:
         samples = [Sample(labels, 1 if value else 0)]
     elif metric.kind == STRING:
         samples = [Sample(labels + ((metric.label, value),), 1)]
     elif metric.kind == ARRAY:
         samples = [Sample(labels + ((metric.label, str(index)),), count) for index, count in enumerate(value)]
+        if not samples:
+            return []
     else:
         return []
     families = [Family(metric.name, metric.type, metric.help_text, samples, metric.key)]
@@ -67,29 +67,25 @@ def _clash(key: str, name: str, owner: str) -> Problem:
     return Problem(key, "a metric name of its own", f"{name}, the name of {whose}")
 
 
-def _unknown_families(
-    payload: Dict[str, Any], rejected: FrozenSet[str], labels: Labels,
-) -> Tuple[List[Family], List[Problem]]:
-    """Untyped families for unknown numeric and boolean keys, sorted by name.
+def _unknown_families(payload: Dict[str, Any], keys: List[str], labels: Labels) -> Tuple[List[Family], List[Problem]]:
+    """Untyped families for the unknown keys that passed the check, sorted by name.
 
     Keys that give the same name (``"a b"`` and ``"a_b"``) keep one: the key that is its
     own name if there is one, else the smallest. A name of this package's (``jitsi_up``,
     ``jitsi_version_info`` ...) is never taken, whether or not its key was sent.
     """
     by_name: Dict[str, List[str]] = {}
-    for key, value in payload.items():
-        if key in rejected or key in BY_KEY or not is_exportable_unknown(value):
-            continue
+    for key in keys:
         by_name.setdefault(unknown_metric_name(key), []).append(key)
     families: List[Family] = []
     problems: List[Problem] = []
     for name in sorted(by_name):
-        keys = sorted(by_name[name], key=lambda k: (unknown_metric_name(k) != METRIC_PREFIX + k, k))
+        ranked = sorted(by_name[name], key=lambda k: (unknown_metric_name(k) != METRIC_PREFIX + k, k))
         if name in OWNED_NAMES:
-            problems += [_clash(key, name, OWNED_NAMES[name]) for key in keys]
+            problems += [_clash(key, name, OWNED_NAMES[name]) for key in ranked]
             continue
-        winner = keys[0]
-        problems += [_clash(key, name, winner) for key in keys[1:]]
+        winner = ranked[0]
+        problems += [_clash(key, name, winner) for key in ranked[1:]]
         value = payload[winner]
         number = int(value) if type(value) is bool else as_number(value)
         families.append(Family(name, UNTYPED, UNKNOWN_HELP, [Sample(labels, number)], winner))
@@ -106,21 +102,19 @@ def map_payload(payload: Dict[str, Any], labels: Labels = (), legacy_names: bool
     """
     verdict = check_payload(payload)
     families: List[Family] = []
-    # Walking the catalogue rather than the payload gives a stable order
-    # (JVB's key order is a HashMap's).
-    rejected = verdict.rejected
-    for metric in COLIBRI_METRICS:
-        if metric.key not in payload or metric.key in rejected:
-            continue
-        value = payload[metric.key]
+    # The check gives the fields in catalogue order rather than the payload's
+    # (JVB's key order is a HashMap's), so the output order is stable.
+    for metric, value in verdict.fields:
         if metric.kind == NUMBER and not legacy_names:  # most keys: one family of one sample
-            samples = [Sample(labels, as_number(value))]
-            families.append(Family(metric.name, metric.type, metric.help_text, samples, metric.key))
-        elif metric.kind != IGNORE:
+            families.append(Family(metric.name, metric.type, metric.help_text, [Sample(labels, value)], metric.key))
+        else:
             families += _metric_families(metric, value, labels, legacy_names)
-    unknown, clashes = _unknown_families(payload, rejected, labels)
-    families += unknown
-    return Mapped([f for f in families if f.samples], verdict.problems + clashes, empty=not payload)
+    problems = verdict.problems
+    if verdict.unknown:
+        unknown, clashes = _unknown_families(payload, verdict.unknown, labels)
+        families += unknown
+        problems = problems + clashes
+    return Mapped(families, problems, empty=not payload)
 
 
 def meta_families(up: bool, seconds: float, labels: Labels = ()) -> List[Family]:

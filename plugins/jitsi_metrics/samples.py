@@ -49,21 +49,29 @@ class Family(NamedTuple):
         """The same family with ``extra`` labels put in front of every sample's own."""
         if not extra:
             return self
-        return self._replace(samples=[s._replace(labels=extra + s.labels) for s in self.samples])
+        # Built directly: NamedTuple._replace costs about three constructions.
+        samples = [Sample(extra + labels, value, suffix) for labels, value, suffix in self.samples]
+        return Family(self.name, self.type, self.help, samples, self.key)
 
 
 def merge_families(groups: Iterable[Iterable[Family]]) -> List[Family]:
     """Families of several bridges merged by name, in first-seen order, samples in group order.
 
     The first family of a name gives the header; the catalogue and the mapper make sure
-    that one name never stands for two types.
+    that one name never stands for two types. A name that only one group has (every
+    name, when there is one bridge) keeps its family as given; only families that
+    really merge are built anew. The families passed in are never changed.
     """
-    merged: Dict[str, Family] = {}
+    first: Dict[str, Family] = {}
+    more: Dict[str, List[Sample]] = {}  # name -> the merged samples, for names seen twice or more
     for group in groups:
         for family in group:
-            known = merged.get(family.name)
+            known = first.get(family.name)
             if known is None:
-                merged[family.name] = family._replace(samples=list(family.samples))
+                first[family.name] = family
             else:
-                known.samples.extend(family.samples)
-    return list(merged.values())
+                more.setdefault(family.name, list(known.samples)).extend(family.samples)
+    return [
+        Family(f.name, f.type, f.help, more[f.name], f.key) if f.name in more else f
+        for f in first.values()
+    ]
