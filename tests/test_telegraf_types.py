@@ -10,6 +10,7 @@ import json
 import re
 import socket
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Dict, Iterator
 
@@ -57,6 +58,18 @@ def serve() -> Iterator[str]:
         assert proc.stderr is not None
         proc.stderr.close()
         bridge.stop()
+
+
+def test_serve_sends_no_timestamps(serve: str) -> None:
+    # Only `jitsi-metrics telegraf` stamps its batches; a scrape target must not: Prometheus
+    # and Telegraf's inputs.prometheus give the scrape its own time.
+    with urllib.request.urlopen(serve, timeout=10) as response:
+        exposition = response.read().decode()
+    samples = [line for line in exposition.splitlines() if line and not line.startswith("#")]
+    assert samples
+    for line in samples:
+        after_name = line.rsplit("}", 1)[1] if "}" in line else line.partition(" ")[2]
+        assert len(after_name.split()) == 1, f"more than a value in {line!r}"
 
 
 def test_snippet_types_arrive_in_telegraf(serve: str, tmp_path: Path) -> None:
