@@ -10,8 +10,9 @@ For each path the real Telegraf polls the same captured JVB 2.3 payload (76 keys
 - ``inputs.exec`` running ``jitsi-metrics once`` at every interval (typed, one process a poll);
 - ``inputs.prometheus`` scraping ``jitsi-metrics serve`` (typed, one long-running process).
 
-It reports CPU per poll (Telegraf plus the plugin's processes, from /proc: utime + stime,
-plus cutime + cstime for the short-lived children of ``inputs.exec``), the RSS of each
+It reports CPU per poll (Telegraf plus the plugin's processes, from /proc: each thread's
+run time from schedstat, plus cutime + cstime for the short-lived children of
+``inputs.exec``; threads of both live as long as their process), the RSS of each
 process, and how many distinct timestamps one poll's metrics land with (read from a second,
 short run through ``outputs.file``). Paths run in alternating order, ``--rounds`` times; the
 tables give medians. Polls are counted at the bridge (one request per poll).
@@ -92,6 +93,14 @@ class Bridge:
         self.server.server_close()
 
 
+def parse_interval(text: str) -> float:
+    """Seconds in a Telegraf interval such as "200ms" or "1s"."""
+    for unit, scale in (("ms", 1e-3), ("s", 1.0)):
+        if text.endswith(unit):
+            return float(text[:-len(unit)]) * scale
+    raise SystemExit(f"--interval {text!r}: write it as 200ms or 1s")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -99,11 +108,19 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int, children: bool = False) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    """CPU time of ``pid`` so far: the sum of its threads' run time from schedstat
+    (nanoseconds, where /proc/PID/stat counts 10 ms ticks), plus, with ``children``, the
+    CPU of children it has waited for (cutime + cstime, in ticks: exec's commands)."""
+    seconds = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            seconds += int((task / "schedstat").read_text().split()[0]) / 1e9
+        except (OSError, IndexError, ValueError):
+            pass  # a thread that ended while we looked
     if children:
-        ticks += int(fields[13]) + int(fields[14])  # cutime + cstime: children waited for
-    return ticks / TICK
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        seconds += (int(fields[13]) + int(fields[14])) / TICK
+    return seconds
 
 
 def rss_mb(pid: int) -> float:
@@ -222,39 +239,93 @@ def timestamps_per_poll(path: str, body: bytes, workdir: Path, interval: str) ->
     return len(stamps) / max(bridge.requests, 1)
 
 
+def plugin_stages(body: bytes, gap: float, polls: int = 100) -> Dict[str, float]:
+    """Median CPU (this thread's, in µs) of each step of a `jitsi-metrics telegraf` poll of
+    one bridge, run in this process once every ``gap`` seconds as under Telegraf: at such
+    intervals a poll finds cold caches, so it costs far more than in a tight loop."""
+    from jitsi_metrics.config import bridge_options
+    from jitsi_metrics.render import render
+    from jitsi_metrics.runtime import PollResult, Runtime, map_bridge, meta
+
+    clock = time.thread_time_ns  # the bridge answers from another thread: not counted
+    steps: Dict[str, List[float]] = {"fetch": [], "check + map": [], "merge for the render": [],
+                                     "render (no type lines)": [], "write + flush": []}
+    bridge = Bridge(body)
+    try:
+        with Runtime([bridge_options(bridge.url)]) as runtime, open(os.devnull, "w") as out:
+            client = runtime.clients[0]
+            for number in range(polls + 10):
+                time.sleep(gap)
+                t0 = clock()
+                payload = client.fetch()
+                t1 = clock()
+                families, _ = map_bridge(payload, "bench", False)
+                families = meta(True, 0.001) + families
+                t2 = clock()
+                merged = runtime.combined([PollResult("bench", families, [], None)])
+                t3 = clock()
+                text = render(merged, "prometheus", timestamp_ms=int(time.time() * 1e3), headers=False)
+                t4 = clock()
+                out.write(text)
+                out.flush()
+                t5 = clock()
+                if number >= 10:  # the first polls warm up imports and the connection
+                    for step, ns in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                        steps[step].append(ns / 1e3)
+    finally:
+        bridge.stop()
+    return {step: statistics.median(values) for step, values in steps.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per path per round")
     parser.add_argument("--interval", default="200ms", help="Telegraf's interval (default: %(default)s)")
+    parser.add_argument("--paths", default=",".join(PATHS),
+                        help="comma-separated paths to measure; http-json is always included (default: all)")
     args = parser.parse_args()
+    chosen = [p.strip() for p in args.paths.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(PATHS))
+    if unknown:
+        parser.error(f"unknown path(s) {', '.join(unknown)}; choose from {', '.join(PATHS)}")
+    paths = tuple(p for p in PATHS if p == "http-json" or p in chosen)
     body = PAYLOAD.read_bytes()
-    runs: Dict[str, List[Run]] = {p: [] for p in PATHS}
+    runs: Dict[str, List[Run]] = {p: [] for p in paths}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for number in range(args.rounds):
-            order = PATHS if number % 2 == 0 else tuple(reversed(PATHS))
+            order = paths if number % 2 == 0 else tuple(reversed(paths))
             for path in order:
                 run, _ = measure(path, args.seconds, args.interval, body, workdir)
                 runs[path].append(run)
                 print(f"round {number + 1} {path}: {run.polls} polls, {run.cpu_per_poll_ms:.2f} ms CPU/poll",
                       file=sys.stderr)
-        stamps = {p: timestamps_per_poll(p, body, workdir, args.interval) for p in PATHS}
+        stamps = {p: timestamps_per_poll(p, body, workdir, args.interval) for p in paths}
+    gap = parse_interval(args.interval)
+    stages = plugin_stages(body, gap)
     anchor = statistics.median(r.cpu_per_poll_ms for r in runs["http-json"])
     print(f"\nReal Telegraf, interval {args.interval}, {args.rounds} alternating rounds of {args.seconds:g} s "
           f"per path; payload {PAYLOAD.name} ({len(body)} bytes).\n")
-    print("| path | CPU per poll (Telegraf + plugin) | × zero-code | of which plugin | Telegraf RSS | plugin RSS "
-          "| timestamps per poll |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for path in PATHS:
-        cpu = statistics.median(r.cpu_per_poll_ms for r in runs[path])
+    print("| path | CPU per poll (Telegraf + plugin) | rounds (min–max) | × zero-code | of which plugin "
+          "| Telegraf RSS | plugin RSS | timestamps per poll |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for path in paths:
+        cpus = [r.cpu_per_poll_ms for r in runs[path]]
+        cpu = statistics.median(cpus)
         t_rss = statistics.median(r.telegraf_rss for r in runs[path])
         p_rss = [r.plugin_rss for r in runs[path] if r.plugin_rss is not None]
         plugin = f"{statistics.median(p_rss):.1f} MB" if p_rss else "—"
         own = statistics.median(r.plugin_cpu_per_poll_ms for r in runs[path])
         own_text = f"{own:.2f} ms" if path not in ("http-json", "exec-once") else "—"
-        print(f"| {path} | {cpu:.2f} ms | {cpu / anchor:.2f}× | {own_text} | {t_rss:.1f} MB | {plugin} "
-              f"| {stamps[path]:.2f} |")
+        print(f"| {path} | {cpu:.2f} ms | {min(cpus):.2f}–{max(cpus):.2f} | {cpu / anchor:.2f}× | {own_text} "
+              f"| {t_rss:.1f} MB | {plugin} | {stamps[path]:.2f} |")
+    print(f"\nThe plugin's poll step by step, in process, one poll every {args.interval} (median CPU):\n")
+    print("| step | µs |")
+    print("|---|---:|")
+    for step, micros in stages.items():
+        print(f"| {step} | {micros:.0f} |")
+    print(f"| total | {sum(stages.values()):.0f} |")
     print("\nGoals: execd Prometheus ≤ 2× the zero-code path's CPU per poll; execd influx ≤ 1.5×;"
           " plugin process < 30 MB; one timestamp per poll. exec-once's plugin RSS is not sampled"
           " (a process per poll); its CPU is counted through Telegraf's cutime/cstime.")
