@@ -18,11 +18,16 @@ from conftest import REPO
 from golden import MASK, expected_text
 
 SNIPPET_DIR = REPO / "telegraf"
-SNIPPETS = {
+# The snippets whose command Telegraf runs (inputs.exec, inputs.execd), with the placeholder
+# URL in the command; test_telegraf_integration.py runs each in a real Telegraf.
+COMMAND_SNIPPETS = {
     "execd-prometheus": SNIPPET_DIR / "jitsi-execd-prometheus.conf",
     "execd-influx": SNIPPET_DIR / "jitsi-execd-influx.conf",
     "exec-once": SNIPPET_DIR / "jitsi-exec-once.conf",
 }
+# Every shipped snippet; inputs.prometheus scraping `jitsi-metrics serve` is run by
+# test_telegraf_types.py.
+SNIPPETS = {**COMMAND_SNIPPETS, "prometheus-serve": SNIPPET_DIR / "jitsi-prometheus-serve.conf"}
 PLACEHOLDER_URL = "http://127.0.0.1:8080/colibri/stats"
 COMMAND = "jitsi-metrics"
 DURATION = "jitsi_scrape_duration_seconds"

@@ -112,10 +112,20 @@ def telegraf_parser() -> Any:
     return build_parser()
 
 
+def sample_names(text: str) -> Set[str]:
+    """Sample names of a text without # TYPE lines (what execd gets), where a histogram's
+    _bucket, _sum and _count lines read as families of their own."""
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    assert [s.value for s in samples if s.name == "jitsi_up"] == [1]
+    return {s.name for s in samples}
+
+
 def test_telegraf_reads_a_default_config_bridge_from_its_base_url(bridges: Tuple[str, str, str]) -> None:
     on_text, _ = run_telegraf(bridges[0])
     off_text, off_err = run_telegraf(bridges[1])
-    assert_same_bridge_names(prometheus_names(on_text), prometheus_names(off_text))
+    on, off = sample_names(on_text), sample_names(off_text)
+    assert on - off <= NOT_IN_METRICS, on - off
+    assert {h + part for h in HISTOGRAMS for part in ("_bucket", "_sum", "_count")} <= off
     assert "reading " in off_err and "/metrics, JVB /metrics" in off_err
     assert off_err.count("reading ") == 1
 

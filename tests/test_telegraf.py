@@ -12,19 +12,18 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple
+from typing import Callable, Iterable, Iterator, List, Optional, Set, Tuple
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import textformat
 from conftest import REPO, child_env, load_json, real_payload_files
 from golden import CASES, expected_text, mask_duration
 from jitsi_metrics.cli import main
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.runtime import Runtime
 from jitsi_metrics.telegraf import parse_duration, reporter, run
-from telegraf_helpers import PLACEHOLDER_URL, SNIPPETS, console_script, parse_line_protocol
+from telegraf_helpers import COMMAND_SNIPPETS, PLACEHOLDER_URL, SNIPPETS, console_script, parse_line_protocol
 from waiting import wait_until
 
 # A full payload whose reviewed outputs are in tests/cases/ (golden case folders).
@@ -84,12 +83,42 @@ def fault(server: object, mode: Optional[str]) -> Callable[[], None]:
 
 
 def run_loop(url: str, stdin: Callable[["FlushRecorder"], object], fmt: str = "prometheus",
-             interval: Optional[float] = None, name: Optional[str] = None):
+             interval: Optional[float] = None, name: Optional[str] = None,
+             clock: Callable[[], float] = time.time, type_lines: bool = False):
     stdout, stderr = FlushRecorder(), io.StringIO()
     with Runtime([bridge_options(url, name=name, timeout=2)], named=name is not None,
                  report=reporter(stderr)) as runtime:
-        code = run(runtime, stdin(stdout), stdout, stderr, fmt, interval)  # type: ignore[arg-type]
+        code = run(runtime, stdin(stdout), stdout, stderr, fmt, interval,  # type: ignore[arg-type]
+                   clock=clock, type_lines=type_lines)
     return code, stdout, stderr.getvalue().splitlines()
+
+
+def without_stamps(batch: str) -> Tuple[str, Set[int]]:
+    """A Prometheus batch with the timestamp taken off each sample line, and the set of
+    timestamps found (``# `` lines have none; a sample line without one adds ``-1``)."""
+    lines, stamps = [], set()
+    for line in batch.splitlines():
+        if line.startswith("#"):
+            lines.append(line)
+            continue
+        # The timestamp is the last field; a label value may hold spaces, a timestamp not.
+        head, _, last = line.rpartition(" ")
+        if head.count(" ") and last.isdigit():
+            lines.append(head)
+            stamps.add(int(last))
+        else:
+            lines.append(line)
+            stamps.add(-1)
+    return "".join(f"{line}\n" for line in lines), stamps
+
+
+def sample_lines(text: str) -> str:
+    """Prometheus text without its ``# HELP``/``# TYPE`` lines."""
+    return "".join(f"{line}\n" for line in text.splitlines() if not line.startswith("#"))
+
+
+# A poll's clock reading and the millisecond timestamp every sample line of its batch gets.
+FIXED_CLOCK, FIXED_STAMP_MS = 1795879715.1239, 1795879715123
 
 
 # --- durations ---------------------------------------------------------------------
@@ -112,15 +141,39 @@ def test_interval_rejects_what_telegraf_would_not_accept(text: str) -> None:
 
 def test_each_line_polls_once_and_flushes_one_batch_that_matches_the_golden_case(bridge_server) -> None:
     bridge_server.payload = SNAPSHOT
-    code, stdout, log = run_loop(bridge_server.url, lines(3))
+    code, stdout, log = run_loop(bridge_server.url, lines(3), clock=lambda: FIXED_CLOCK)
     assert code == 0
     assert bridge_server.requests == 3
     assert len(stdout.batches) == 3 and stdout.unflushed == ""
     for batch in stdout.batches:
-        assert mask_duration(batch, "prometheus") == expected_text(SNAPSHOT_CASE, "prometheus")
+        # The golden samples, no # HELP/# TYPE lines (execd would parse and drop each one),
+        # every sample line with the poll's one timestamp in milliseconds.
+        untimed, stamps = without_stamps(batch)
+        assert stamps == {FIXED_STAMP_MS}
+        assert not any(line.startswith("#") for line in batch.splitlines())
+        assert mask_duration(untimed, "prometheus") == sample_lines(expected_text(SNAPSHOT_CASE, "prometheus"))
+        # Still valid Prometheus text, read the way a Prometheus parser reads it.
         families = {f.name: f for f in text_string_to_metric_families(batch)}
         assert families["jitsi_up"].samples[0].value == 1
+        assert families["jitsi_up"].samples[0].timestamp == pytest.approx(FIXED_STAMP_MS / 1000)
     assert log == []  # a healthy bridge is not worth a log line
+
+
+def test_type_lines_keeps_help_and_type_and_still_stamps_every_sample(bridge_server) -> None:
+    bridge_server.payload = SNAPSHOT
+    code, stdout, _ = run_loop(bridge_server.url, lines(2), clock=lambda: FIXED_CLOCK, type_lines=True)
+    assert code == 0 and len(stdout.batches) == 2
+    for batch in stdout.batches:
+        untimed, stamps = without_stamps(batch)
+        assert stamps == {FIXED_STAMP_MS}
+        assert mask_duration(untimed, "prometheus") == expected_text(SNAPSHOT_CASE, "prometheus")
+
+
+def test_each_batch_has_its_own_timestamp_taken_when_its_poll_starts(bridge_server) -> None:
+    readings = iter([1795879700.0, 1795879710.5, 1795879721.25])
+    code, stdout, _ = run_loop(bridge_server.url, lines(3), clock=lambda: next(readings))
+    assert code == 0
+    assert [without_stamps(b)[1] for b in stdout.batches] == [{1795879700000}, {1795879710500}, {1795879721250}]
 
 
 def test_influx_batches_carry_one_timestamp_and_the_golden_values(bridge_server) -> None:
@@ -172,7 +225,7 @@ def test_interval_mode_polls_on_its_own_clock_until_stdin_closes(bridge_server) 
     with loop_on_a_pipe(bridge_server.url, interval=0.05) as (_, stdout):
         # No line is ever written: the batches come from the loop's own clock.
         wait_until(lambda: len(stdout.batches) >= 4, 10, what="four batches at a 0.05 s interval")
-    assert all(b.count("\njitsi_up 1\n") == 1 for b in stdout.batches)
+    assert all(without_stamps(b)[0].splitlines().count("jitsi_up 1") == 1 for b in stdout.batches)
 
 
 # --- health: bad once, recovery once -----------------------------------------------
@@ -200,7 +253,7 @@ def test_a_bridge_that_refuses_connections_is_reported_once(bridge_server) -> No
     bridge_server.stop()  # nothing listens on the port any more
     code, stdout, log = run_loop(url, lines(4))
     assert code == 0 and len(stdout.batches) == 4
-    assert all("\njitsi_up 0\n" in b for b in stdout.batches)
+    assert all("jitsi_up 0" in without_stamps(b)[0].splitlines() for b in stdout.batches)
     errors = [line for line in log if line.startswith("E! ")]
     assert len(errors) == 1 and "cannot connect" in errors[0]
 
@@ -227,7 +280,8 @@ def test_dropped_fields_are_warned_about_once_not_every_poll(bridge_server) -> N
     (["--url", "http://127.0.0.1:8080/colibri/stats", "--interval", "0s"], "--interval '0s'"),
     (["--url", "http://a:1/colibri/stats", "--name", "x", "--url", "http://b:1/colibri/stats", "--name", "x"], "'x'"),
     (["--url", "http://127.0.0.1:8080/colibri/stats", "--timeout", "soon"], "soon"),
-    (["--url", "http://127.0.0.1:8080/colibri/stats", "--password-env", "JITSI_TEST_UNSET_VARIABLE"], "JITSI_TEST_UNSET_VARIABLE"),
+    (["--url", "http://127.0.0.1:8080/colibri/stats", "--password-env", "JITSI_TEST_UNSET_VARIABLE"],
+     "JITSI_TEST_UNSET_VARIABLE"),
 ])
 def test_configuration_errors_stop_start_up_with_one_error_line(argv: List[str], mentions: str) -> None:
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -277,15 +331,19 @@ def test_the_console_script_flushes_each_batch_without_pythonunbuffered(bridge_s
     # The small batch is the one that proves the flush: a single write larger than
     # the 8 KiB stdout buffer goes straight through even without one.
     bridge_server.payload = (CASES / case / "payload.json").read_bytes()
-    expected = expected_text(case, "prometheus")
+    expected = sample_lines(expected_text(case, "prometheus"))
     size = expected.count("\n")
     proc = start("--url", bridge_server.url)
     for _ in range(2):
         proc.stdin.write(b"\n")
         proc.stdin.flush()
+        before_ms = int(time.time() * 1000)
         lines = read_lines(proc.stdout, size)
         assert len(lines) == size, "the batch did not arrive whole: is stdout flushed?"
-        assert mask_duration("\n".join(lines) + "\n", "prometheus") == expected
+        untimed, stamps = without_stamps("\n".join(lines) + "\n")
+        assert mask_duration(untimed, "prometheus") == expected
+        # One timestamp per batch, from the wall clock of the poll (ms since the epoch).
+        assert len(stamps) == 1 and before_ms - 1000 <= stamps.pop() <= time.time() * 1000
     proc.stdin.close()  # how Telegraf stops an execd plugin
     log = finish(proc)
     assert proc.returncode == 0 and "Traceback" not in log
@@ -314,7 +372,9 @@ def test_the_console_script_outlives_a_dead_bridge(bridge_server) -> None:
     for _ in range(3):
         proc.stdin.write(b"\n")
         proc.stdin.flush()
-        assert "jitsi_up 0" in read_lines(proc.stdout, 4)
+        # A dead bridge's batch is its two meta samples, jitsi_up first.
+        untimed, _ = without_stamps("\n".join(read_lines(proc.stdout, 2)) + "\n")
+        assert untimed == f"jitsi_up 0\njitsi_scrape_duration_seconds {untimed.split()[-1]}\n"
     assert proc.poll() is None
     proc.stdin.close()
     log = finish(proc)
@@ -331,9 +391,9 @@ def test_a_configuration_error_exits_2_with_one_error_line() -> None:
 
 # --- snippets and docs -------------------------------------------------------------
 
-@pytest.mark.parametrize("name", sorted(SNIPPETS))
+@pytest.mark.parametrize("name", sorted(COMMAND_SNIPPETS))
 def test_snippets_name_the_url_once_and_the_command_by_name(name: str) -> None:
-    text = SNIPPETS[name].read_text(encoding="utf-8")
+    text = COMMAND_SNIPPETS[name].read_text(encoding="utf-8")
     assert text.count(PLACEHOLDER_URL) == 1  # the one thing users (and tests) change
     assert '"jitsi-metrics' in text
     settings = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
@@ -406,7 +466,9 @@ def test_a_signal_during_a_blocked_write_still_gives_whole_batches(bridge_server
         log = finish(proc)
     assert proc.returncode == 0, log
     # The whole batch and nothing else: every key of the payload, as an untyped sample.
-    got = {name: family.samples[0].value for name, family in textformat.parse(out).items()}
+    stamps = without_stamps(out)[1]
+    assert len(stamps) == 1 and -1 not in stamps  # one batch, one timestamp on every line
+    got = {f.name: f.samples[0].value for f in text_string_to_metric_families(out)}
     assert got.pop("jitsi_up") == 1
     assert got.pop("jitsi_scrape_duration_seconds") >= 0
     assert got == {f"jitsi_k{i:05d}": i for i in range(20000)}

@@ -22,7 +22,7 @@ import subprocess
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Set, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
@@ -30,8 +30,9 @@ from conftest import child_env, real_payload_files, require_tool, serving
 from golden import CASES, case_of
 from jitsi_metrics.simulate import BridgeServer
 from telegraf_helpers import (
+    COMMAND_SNIPPETS,
     PLACEHOLDER_URL,
-    SNIPPETS,
+    Key,
     Point,
     console_script,
     missing_or_wrong,
@@ -81,7 +82,7 @@ def sources() -> List[Tuple[str, str]]:
 class TelegrafRun:
     def __init__(self, telegraf: str, tmp: Path, snippet: str, servers: Dict[str, BridgeServer]) -> None:
         self.out, self.logfile = tmp / "out.influx", tmp / "telegraf.log"
-        text = SNIPPETS[snippet].read_text(encoding="utf-8")
+        text = COMMAND_SNIPPETS[snippet].read_text(encoding="utf-8")
         config = [
             "[agent]",
             f'  interval = "{INTERVAL[snippet]}"',
@@ -171,7 +172,7 @@ def servers() -> Iterator[Dict[str, BridgeServer]]:
         yield found
 
 
-@pytest.mark.parametrize("snippet", sorted(SNIPPETS))
+@pytest.mark.parametrize("snippet", sorted(COMMAND_SNIPPETS))
 def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer], tmp_path: Path) -> None:
     telegraf = require_tool("telegraf")
     if len(servers) == 1 + len(LIVE):
@@ -200,6 +201,11 @@ def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer]
         for name in expected:
             got = {(p.measurement, p.tags - {(SOURCE_TAG, name)}, p.field) for p in by_source(run.points(), name)}
             assert got == set(expected[name]), f"{name}: unexpected fields {sorted(got - set(expected[name]))[:5]}"
+        if PLUGIN[snippet] == "execd":
+            # One poll, one instant, seen once at least one whole poll is behind us.
+            run.wait_for("a poll did not land as one instant", lambda: [
+                problem for name in expected for problem in instant_problems(
+                    name, by_source(run.points(), name), set(expected[name]), servers[name].requests)])
 
         # 2. The bridge goes down and comes back; the plugin keeps running and reports both.
         up_key = next(k for k in expected[SIMULATED] if k[2] in ("jitsi_up", "up"))
@@ -234,6 +240,24 @@ def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer]
     finally:
         run.close()
     check_log(run.log(), snippet, servers)
+
+
+def instant_problems(name: str, points: List[Point], fields: Set[Key], polls: int) -> List[str]:
+    """Every line of an execd batch carries the batch's one timestamp, which Telegraf keeps
+    (service inputs are not rounded): each timestamp Telegraf wrote holds one whole poll."""
+    by_stamp: Dict[Optional[int], Set[Key]] = {}
+    for p in points:
+        by_stamp.setdefault(p.timestamp, set()).add((p.measurement, p.tags - {(SOURCE_TAG, name)}, p.field))
+    if None in by_stamp:
+        return [f"{name}: a line without a timestamp"]
+    if len(by_stamp) > polls:
+        return [f"{name}: {len(by_stamp)} distinct timestamps for {polls} polls"]
+    # The newest poll may be cut in two by an output flush; every earlier one is whole.
+    earlier = sorted(by_stamp)[:-1]  # type: ignore[type-var]
+    if not earlier:
+        return [f"{name}: no whole poll written yet"]
+    return [f"{name}: the poll at {stamp} holds {len(by_stamp[stamp])} of {len(fields)} fields"
+            for stamp in earlier if by_stamp[stamp] != fields]
 
 
 def check_log(log: str, snippet: str, servers: Dict[str, BridgeServer]) -> None:

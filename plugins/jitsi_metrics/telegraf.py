@@ -10,6 +10,13 @@ being written, never in the middle of it). A bridge that is
 down never ends the process (Telegraf would restart it in a loop): it shows as
 ``jitsi_up 0`` and is logged once when it goes bad and once when it recovers, with the
 ``E! ``/``W! ``/``I! `` prefixes Telegraf (1.32 and later) maps to its own log levels.
+
+Every line of a batch carries the batch's one timestamp, so one poll lands in Telegraf
+as one instant: line protocol's nanoseconds, or the Prometheus text's optional
+milliseconds, which Telegraf's prometheus parser uses in place of its parse time. The
+Prometheus batch leaves out ``# HELP``/``# TYPE`` (``--type-lines`` keeps them): execd
+parses one line at a time, so they never reach a sample and would only cost Telegraf
+a parse each.
 """
 from __future__ import annotations
 
@@ -43,9 +50,10 @@ def reporter(stderr: IO[str]) -> Report:
 
 def run(runtime: Runtime, stdin: IO[str], stdout: IO[str], stderr: IO[str], fmt: str = "prometheus",
         interval: Optional[float] = None, clock: Callable[[], float] = time.time,
-        stop: Optional[StopSignals] = None) -> int:
+        stop: Optional[StopSignals] = None, type_lines: bool = False) -> int:
     """Poll at each line on ``stdin`` (or every ``interval`` seconds) until stdin closes
     or ``stop`` is requested; a batch in progress is always written whole.
+    ``type_lines`` keeps the ``# HELP``/``# TYPE`` lines of the Prometheus format.
 
     Returns 0 on EOF, on SIGTERM/SIGINT and when Telegraf stops reading stdout: each is
     a normal end for an execd plugin.
@@ -59,11 +67,11 @@ def run(runtime: Runtime, stdin: IO[str], stdout: IO[str], stderr: IO[str], fmt:
     try:
         while not (stop is not None and stop.requested):
             if interval is None and trigger.take():
-                _batch(runtime, stdout, fmt, clock)
+                _batch(runtime, stdout, fmt, clock, type_lines)
             elif trigger.closed:
                 break
             elif interval is not None and time.monotonic() >= due:
-                _batch(runtime, stdout, fmt, clock)
+                _batch(runtime, stdout, fmt, clock, type_lines)
                 # A poll slower than the interval skips ticks instead of bunching them.
                 due = max(due + interval, time.monotonic())
             else:
@@ -76,10 +84,15 @@ def run(runtime: Runtime, stdin: IO[str], stdout: IO[str], stderr: IO[str], fmt:
     return 0
 
 
-def _batch(runtime: Runtime, stdout: IO[str], fmt: str, clock: Callable[[], float]) -> None:
+def _batch(runtime: Runtime, stdout: IO[str], fmt: str, clock: Callable[[], float], type_lines: bool) -> None:
     stamp = clock()  # one timestamp per batch, taken before any fetch
     results = runtime.poll()
-    stdout.write(render(runtime.combined(results), fmt, int(stamp * 1e9)))
+    families = runtime.combined(results)
+    if fmt == "prometheus":
+        text = render(families, fmt, timestamp_ms=int(stamp * 1e3), headers=type_lines)
+    else:
+        text = render(families, fmt, timestamp_ns=int(stamp * 1e9))
+    stdout.write(text)
     # Telegraf reads a pipe: without the flush the batch sits in our buffer.
     stdout.flush()
 
@@ -121,7 +134,7 @@ def cmd_telegraf(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
         with StopSignals(wakeup) as stop, Runtime(bridges, named=bool(args.name), report=reporter(stderr),
                                                   concurrency=args.concurrency) as runtime:
             return run(runtime, stdin if stdin is not None else sys.stdin, stdout, stderr, args.format,
-                       interval, stop=stop)
+                       interval, stop=stop, type_lines=args.type_lines)
     finally:
         wakeup.close()
 
@@ -137,6 +150,9 @@ def add_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     add_bridge_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="prometheus",
                         help="prometheus (data_format = \"prometheus\") or influx line protocol (default: %(default)s)")
+    parser.add_argument("--type-lines", action="store_true",
+                        help="keep the # HELP and # TYPE lines of the prometheus format; execd parses one line "
+                             "at a time and never applies them, so by default they are not sent")
     parser.add_argument("--interval", metavar="DURATION",
                         help="poll on our own clock (10s, 1m, 500ms or seconds) for signal = \"none\"; "
                              "default: poll at each line Telegraf writes to stdin")
