@@ -24,10 +24,11 @@ class BuildWithShipped(build_py):
             source = HERE / folder
             if not source.is_dir():
                 continue
-            for path in sorted(source.iterdir()):
+            for path in sorted(source.rglob("*")):  # rglob: prometheus/rules/ is a level down
                 if path.is_file() and path.suffix in SHIPPED_SUFFIXES:
-                    (target / folder).mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(path, target / folder / path.name)
+                    copy = target / path.relative_to(HERE)
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, copy)
 
 
 setup(cmdclass={"build_py": BuildWithShipped})

@@ -101,13 +101,17 @@ def test_files_land_where_debian_puts_them(package: Installed) -> None:
     for path in ["/usr/bin/jitsi-metrics", "/usr/bin/prometheus-jitsi-meet-exporter",
                  "/usr/lib/python3/dist-packages/jitsi_metrics/__init__.py",
                  "/usr/lib/python3/dist-packages/jitsi_metrics/schema/colibri-stats.schema.json",
-                 f"{SHARE}/collectd/jitsi.conf", f"{SHARE}/telegraf/jitsi-execd-prometheus.conf",
-                 f"{SHARE}/telegraf/jitsi-execd-influx.conf", f"{SHARE}/telegraf/jitsi-exec-once.conf",
-                 f"{SHARE}/dashboards/jitsi-meet.json", str(UNIT), str(DEFAULTS)]:
+                 f"{SHARE}/collectd/jitsi.conf", str(UNIT), str(DEFAULTS)]:
         assert path in files, path
-    # Snippets are uncompressed and as shipped, apart from the collectd ModulePath line.
-    for name in ["telegraf/jitsi-execd-prometheus.conf", "dashboards/jitsi-meet.json"]:
-        assert (SHARE / name).read_bytes() == (REPO / name).read_bytes()
+    # Every snippet, dashboard and rule file of the repo, uncompressed and as shipped (the
+    # collectd snippet apart: it loses its ModulePath line).
+    shipped = [p for folder in ("telegraf", "dashboards", "prometheus") for p in (REPO / folder).rglob("*")
+               if p.is_file()]
+    assert len(shipped) >= 6
+    for source in shipped:
+        name = source.relative_to(REPO)
+        assert str(SHARE / name) in files, name
+        assert (SHARE / name).read_bytes() == source.read_bytes(), name
     assert not re.search(r"^\s*ModulePath", (SHARE / "collectd/jitsi.conf").read_text(encoding="utf-8"), re.M)
     assert 'ARGS="' in DEFAULTS.read_text(encoding="utf-8")
     assert run(["id", "-u", USER]).stdout.strip().isdigit()

@@ -28,9 +28,9 @@ PUTVAL = re.compile(r"^PUTVAL (\S+) interval=\S+ \S+:(\S+)$", re.M)
 def shipped_files() -> Dict[str, bytes]:
     files = {}
     for folder in SHIPPED_FOLDERS:
-        for path in sorted((REPO / folder).glob("*")) if (REPO / folder).is_dir() else []:
+        for path in sorted((REPO / folder).rglob("*")) if (REPO / folder).is_dir() else []:
             if path.is_file() and path.suffix in SHIPPED_SUFFIXES:
-                files[f"{folder}/{path.name}"] = path.read_bytes()
+                files[str(path.relative_to(REPO))] = path.read_bytes()
     return files
 
 
@@ -66,7 +66,7 @@ def test_wheel_carries_snippets_dashboard_and_schema(dists: Dict[str, Path]) -> 
         for relative, content in shipped_files().items():
             assert wheel.read(f"jitsi_metrics/shipped/{relative}") == content, relative
         assert "jitsi_metrics/schema/colibri-stats.schema.json" in names
-    assert {"collectd/jitsi.conf", "dashboards/jitsi-meet.json"} <= set(shipped_files())
+    assert {"collectd/jitsi.conf", "dashboards/jitsi-meet.json", "prometheus/rules/jitsi.rules.yml"} <= set(shipped_files())
 
 
 def test_sdist_holds_every_test_file_and_the_suite_collects(dists: Dict[str, Path]) -> None:
