@@ -345,7 +345,8 @@ if __name__ == "__main__":
     with HostileBridge() as bridge:
         started = time.monotonic()
         outcome: Dict[str, object] = {"error": None}
-        with BridgeClient(bridge_options(bridge.url(sys.argv[1]), name="hostile", timeout=float(sys.argv[2]))) as client:
+        options = bridge_options(bridge.url(sys.argv[1]), name="hostile", timeout=float(sys.argv[2]))
+        with BridgeClient(options) as client:
             try:
                 client.fetch()
             except FetchError as error:

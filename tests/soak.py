@@ -152,9 +152,10 @@ def soak_telegraf(url: str, polls: int, timeout: float, stop_on_failure: bool) -
     batches = [0]
 
     def reader() -> None:
-        # Each batch starts with jitsi_up's HELP line and is written in one flush.
+        # Each batch starts with its jitsi_up sample (one unnamed bridge, no type lines in
+        # telegraf mode) and is written in one flush.
         for raw in iter(process.stdout.readline, b""):  # type: ignore[union-attr]
-            if raw.startswith(b"# HELP jitsi_up "):
+            if raw.startswith(b"jitsi_up "):
                 batches[0] += 1
 
     threading.Thread(target=reader, daemon=True).start()

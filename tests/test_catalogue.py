@@ -4,13 +4,20 @@ import re
 
 import pytest
 
+from conftest import load_json
 from jitsi_metrics.catalogue import (
-    ARRAY, BOOL, BY_KEY, COLIBRI_METRICS, IGNORE, STRING, META_METRICS, NUMBER, metric_for,
+    ARRAY,
+    BOOL,
+    BY_KEY,
+    COLIBRI_METRICS,
+    IGNORE,
+    META_METRICS,
+    NUMBER,
+    STRING,
+    metric_for,
     unknown_metric_name,
 )
 from jitsi_metrics.samples import COUNTER, GAUGE
-
-from conftest import load_json
 from payload_cases import all_payload_files, case_id
 
 NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")

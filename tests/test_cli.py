@@ -9,10 +9,9 @@ import urllib.request
 
 import pytest
 
+from conftest import FIXTURES, child_env
 from jitsi_metrics.cli import main
 from jitsi_metrics.simulate import BridgeServer
-
-from conftest import FIXTURES, child_env
 
 
 def run(*argv: str):

@@ -92,7 +92,9 @@ def test_import_outside_collectd_registers_nothing(monkeypatch: pytest.MonkeyPat
     assert sorted(fake.callbacks) == ["config", "init", "shutdown"]
 
 
-def test_import_inside_collectd_registers_config_init_shutdown_then_read(fake: Any, bridge_server: BridgeServer) -> None:
+def test_import_inside_collectd_registers_config_init_shutdown_then_read(
+        fake: Any, bridge_server: BridgeServer,
+) -> None:
     importlib.reload(collectd_plugin)
     assert sorted(fake.callbacks) == ["config", "init", "shutdown"]
     fake.callbacks["config"][0][0](snippet_module(bridge_server.url))
@@ -154,8 +156,10 @@ CONFIG_ERRORS = {
     "url unquoted number": ('<Bridge "meet1">\n URL 8080\n</Bridge>', ["URL", "8080.0"]),
     "url missing": ('<Bridge "meet1">\n Timeout 2\n</Bridge>', ["Bridge \"meet1\" has no URL"]),
     "verify tls not boolean": (BRIDGE.format(extra='VerifyTLS "maybe"'), ["VerifyTLS", "'maybe'"]),
-    "password file missing": (BRIDGE.format(extra='Username "u"\nPasswordFile "/nonexistent/pw"'), ["PasswordFile", "'/nonexistent/pw'"]),
-    "username without password": (BRIDGE.format(extra='Username "metrics"'), ["Bridge \"meet1\"", "'metrics'", "without a password"]),
+    "password file missing": (BRIDGE.format(extra='Username "u"\nPasswordFile "/nonexistent/pw"'),
+                              ["PasswordFile", "'/nonexistent/pw'"]),
+    "username without password": (BRIDGE.format(extra='Username "metrics"'),
+                                  ["Bridge \"meet1\"", "'metrics'", "without a password"]),
     "ca file missing": (BRIDGE.format(extra='CAFile "/nonexistent/ca.pem"'), ["CAFile", "'/nonexistent/ca.pem'"]),
     "bridge without name": ('<Bridge>\n URL "http://127.0.0.1:9/"\n</Bridge>', ["<Bridge \"meet1\">", "()"]),
     "bridge name with slash": ('<Bridge "a/b">\n URL "http://127.0.0.1:9/"\n</Bridge>', ["'a/b'", "plugin instance"]),
@@ -279,7 +283,8 @@ def test_a_bridge_whose_values_collectd_rejects_is_reported_again_after_recoveri
 # --- several bridges, failures, recovery ----------------------------------------------
 
 def two_bridges(first: str, second: str) -> Config:
-    return module_block(f'<Bridge "meet1">\n URL "{first}"\n</Bridge>\n<Bridge "meet2">\n URL "{second}"\n Timeout 1\n</Bridge>')
+    return module_block(f'<Bridge "meet1">\n URL "{first}"\n</Bridge>\n'
+                        f'<Bridge "meet2">\n URL "{second}"\n Timeout 1\n</Bridge>')
 
 
 def test_one_bridge_down_others_read_warning_once_notice_on_recovery(fake: Any, bridge_server: BridgeServer) -> None:
@@ -343,7 +348,9 @@ def test_read_never_raises(fake: Any, bridge_server: BridgeServer, monkeypatch: 
     assert len(fake.logs) == 2 and "poller bug" in fake.logs[1][1]
 
 
-def test_collectd_rejecting_a_value_is_logged_once(fake: Any, bridge_server: BridgeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_collectd_rejecting_a_value_is_logged_once(
+        fake: Any, bridge_server: BridgeServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(collectd_plugin, "value_spec", lambda f, s: ("no_such_type", f.name + repr(s.labels), s.value))
     plugin = start(fake, snippet_module(bridge_server.url))
     plugin.read()

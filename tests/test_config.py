@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from jitsi_metrics.config import (
-    ConfigError, bridge_options, check_unique_names, default_bridge_name, parse_listen, read_secret,
+    ConfigError,
+    bridge_options,
+    check_unique_names,
+    default_bridge_name,
+    parse_listen,
+    read_secret,
 )
 
 

@@ -66,7 +66,8 @@ def test_wheel_carries_snippets_dashboard_and_schema(dists: Dict[str, Path]) -> 
         for relative, content in shipped_files().items():
             assert wheel.read(f"jitsi_metrics/shipped/{relative}") == content, relative
         assert "jitsi_metrics/schema/colibri-stats.schema.json" in names
-    assert {"collectd/jitsi.conf", "dashboards/jitsi-meet.json", "prometheus/rules/jitsi.rules.yml"} <= set(shipped_files())
+    expected = {"collectd/jitsi.conf", "dashboards/jitsi-meet.json", "prometheus/rules/jitsi.rules.yml"}
+    assert expected <= set(shipped_files())
 
 
 def test_sdist_holds_every_test_file_and_the_suite_collects(dists: Dict[str, Path]) -> None:

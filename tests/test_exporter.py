@@ -165,7 +165,9 @@ def probing(bridge_server: BridgeServer) -> Iterator[Tuple[Exporter, BridgeServe
         other.stop()
 
 
-def test_probe_by_configured_name_is_unlabelled(probing: Tuple[Exporter, BridgeServer], bridge_server: BridgeServer) -> None:
+def test_probe_by_configured_name_is_unlabelled(
+        probing: Tuple[Exporter, BridgeServer], bridge_server: BridgeServer,
+) -> None:
     exporter, _ = probing
     bridge_server.payload = b'{"conferences": 5}'
     status, headers, body = request(exporter, "/probe?target=meet1")
@@ -175,7 +177,9 @@ def test_probe_by_configured_name_is_unlabelled(probing: Tuple[Exporter, BridgeS
     assert 'jitsi_conferences{bridge="meet1"} 5' in request(exporter, "/metrics")[2]
 
 
-def test_probe_by_configured_url_and_by_allow_listed_url(probing: Tuple[Exporter, BridgeServer], bridge_server: BridgeServer) -> None:
+def test_probe_by_configured_url_and_by_allow_listed_url(
+        probing: Tuple[Exporter, BridgeServer], bridge_server: BridgeServer,
+) -> None:
     exporter, other = probing
     bridge_server.payload = b'{"conferences": 5}'
     assert values(request(exporter, f"/probe?target={bridge_server.url}")[2])["jitsi_conferences"] == 5
@@ -206,7 +210,9 @@ def test_probe_refuses_anything_not_configured(probing: Tuple[Exporter, BridgeSe
     assert (bridge_server.requests, other.requests) == before
 
 
-def test_probe_refuses_a_url_on_a_configured_host_but_other_path(probing: Tuple[Exporter, BridgeServer], bridge_server: BridgeServer) -> None:
+def test_probe_refuses_a_url_on_a_configured_host_but_other_path(
+        probing: Tuple[Exporter, BridgeServer], bridge_server: BridgeServer,
+) -> None:
     exporter, _ = probing
     before = bridge_server.requests
     status, _, _ = request(exporter, "/probe?target=" + bridge_server.url.replace("/colibri/stats", "/about/health"))
@@ -284,7 +290,8 @@ def test_several_bridges_are_labelled_and_polled_together() -> None:
     one = BridgeServer(payload=b'{"conferences": 1}').start()
     two = BridgeServer(payload=b'{"conferences": 2}').start()
     two.fault = "html-500"
-    exporter = Exporter([bridge_options(one.url, name="a"), bridge_options(two.url, name="b")], log=io.StringIO()).start(FAST)
+    bridges = [bridge_options(one.url, name="a"), bridge_options(two.url, name="b")]
+    exporter = Exporter(bridges, log=io.StringIO()).start(FAST)
     try:
         status, _, body = request(exporter, "/metrics")
     finally:
@@ -374,7 +381,8 @@ def test_drop_in_command_takes_the_go_flags(bridge_server: BridgeServer, style: 
     else:
         flags = [f"--videobridge-url={bridge_server.url}", "--web.listen-address=127.0.0.1:0"]
     bridge_server.payload = b'{"conferences": 4, "total_ice_succeeded": 9}'
-    proc, url = start_process([sys.executable, "-c", "import sys; from jitsi_metrics.exporter_cli import main; sys.exit(main())", *flags])
+    code = "import sys; from jitsi_metrics.exporter_cli import main; sys.exit(main())"
+    proc, url = start_process([sys.executable, "-c", code, *flags])
     try:
         assert http_get(url + "/health") == (200, "ok")
         status, body = http_get(url + "/metrics")
@@ -391,7 +399,8 @@ def test_drop_in_command_takes_the_go_flags(bridge_server: BridgeServer, style: 
 @pytest.mark.parametrize("argv, url, listen", [
     ([], "http://localhost:8080/colibri/stats", ":9888"),
     (["-videobridge-url=http://jvb:8080/colibri/stats"], "http://jvb:8080/colibri/stats", ":9888"),
-    (["--videobridge-url", "http://jvb/colibri/stats", "-web.listen-address=:9999"], "http://jvb/colibri/stats", ":9999"),
+    (["--videobridge-url", "http://jvb/colibri/stats", "-web.listen-address=:9999"],
+     "http://jvb/colibri/stats", ":9999"),
     (["--web.listen-address", "127.0.0.1:1"], "http://localhost:8080/colibri/stats", "127.0.0.1:1"),
 ])
 def test_drop_in_flag_parsing(argv: List[str], url: str, listen: str) -> None:

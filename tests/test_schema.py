@@ -5,12 +5,11 @@ import json
 import pytest
 from jsonschema import Draft7Validator
 
+from conftest import REPO, load_json
 from jitsi_metrics.catalogue import BY_KEY, IGNORE
 from jitsi_metrics.check import MAX_TEXT, check_payload, field_ok, payload_errors, schema_errors
 from jitsi_metrics.gen_docs import SCHEMA_PATH
 from jitsi_metrics.schema import build_schema, render_schema, shipped_schema
-
-from conftest import REPO, load_json
 from payload_cases import all_payload_files, case_id
 
 WRONG_VALUES = {
@@ -73,7 +72,9 @@ def test_jackson_non_finite_strings_are_numbers(text):
 
 def test_errors_carry_a_json_pointer_and_what_was_expected():
     errors = schema_errors({"conference_sizes": [1, "x"], "threads": None})
-    assert [(e.pointer, e.key) for e in errors] == [("/conference_sizes/1", "conference_sizes"), ("/threads", "threads")]
+    assert [(e.pointer, e.key) for e in errors] == [
+        ("/conference_sizes/1", "conference_sizes"), ("/threads", "threads"),
+    ]
     assert errors[1].message == "expected a number, got null"
 
 

@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import load_json
 from jitsi_metrics.mapping import map_payload, meta_families
 from jitsi_metrics.render import render
 from jitsi_metrics.render.influx import (
-    INT64_MAX, INT64_MIN, escape_field_key, escape_measurement, escape_tag, format_field_value, render_influx,
+    INT64_MAX,
+    INT64_MIN,
+    escape_field_key,
+    escape_measurement,
+    escape_tag,
+    format_field_value,
+    render_influx,
 )
 from jitsi_metrics.samples import GAUGE, UNTYPED, Family, Sample, merge_families
-
-from conftest import load_json
 from lineproto import parse
 from payload_cases import all_payload_files, case_id
 
@@ -68,7 +73,7 @@ def test_round_trip_through_a_strict_parser(path):
         for field, value in point.fields.items():
             got[(field, extra)] = value
     expected = {
-        (f.name[len("jitsi_"):], tuple(l for l in s.labels if l[0] != "bridge")): s.value
+        (f.name[len("jitsi_"):], tuple(label for label in s.labels if label[0] != "bridge")): s.value
         for f in families for s in f.samples
     }
     assert got == expected

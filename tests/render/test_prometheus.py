@@ -6,12 +6,11 @@ import subprocess
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import load_json, require_tool
 from jitsi_metrics.mapping import map_payload, meta_families
 from jitsi_metrics.render import render
 from jitsi_metrics.render.prometheus import escape_help, escape_label_value, format_value, render_prometheus
 from jitsi_metrics.samples import COUNTER, GAUGE, Family, Sample, merge_families
-
-from conftest import load_json, require_tool
 from payload_cases import all_payload_files, case_id
 
 
