@@ -529,10 +529,12 @@ def runs_of(frontend: str, bridge: HostileBridge, factory: pytest.TempPathFactor
         if frontend == "collectd":
             require_tool("collectd")
         results: Dict[str, Any] = {}
+        # Made here, not in the pool's threads: pytest's temporary folders are not thread-safe.
+        folders = {mode: factory.mktemp(f"{frontend}-{mode}") for mode in MODES}
 
         def one(mode: str) -> None:
             try:
-                results[mode] = _run_one(bridge, frontend, mode, factory.mktemp(f"{frontend}-{mode}"))
+                results[mode] = _run_one(bridge, frontend, mode, folders[mode])
             except Exception as exc:  # noqa: BLE001
                 results[mode] = exc
 
