@@ -11,7 +11,7 @@ import pytest
 from jitsi_metrics import runtime as runtime_module
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.fetch import FetchStatusError, FetchTimeout
-from jitsi_metrics.health import ERROR, NOTICE, Event
+from jitsi_metrics.health import ERROR, NOTICE, WARNING, Event
 from jitsi_metrics.runtime import PollBug, Runtime, bridge_labels
 from jitsi_metrics.simulate import BridgeServer
 from waiting import wait_until
@@ -229,3 +229,19 @@ def test_a_closed_runtime_starts_no_thread_and_reports_bridges_down(bridge_serve
     results = runtime.poll()
     assert [r.up for r in results] == [False, False]
     assert threading.active_count() == before
+
+
+def test_a_changing_wrong_value_is_one_warning_until_another_field_goes_wrong():
+    # The warning quotes the value ("got the string '1'"); keyed on its text, a bridge
+    # sending a new wrong value at each poll got a new W! line at each poll.
+    polls = iter([{"conferences": "1"}, {"conferences": "2"}, {"conferences": "3"}, {"conferences": "4"},
+                  {"conferences": "5", "participants": "6"}])
+    recorder = Recorder()
+    with fake_runtime(1, lambda options, timeout: next(polls), report=recorder) as runtime:
+        for _ in range(4):
+            assert runtime.poll()[0].up
+        assert [e.level for _, e in recorder.events] == [WARNING]
+        assert "conferences" in recorder.events[0][1].message
+        runtime.poll()
+    assert [e.level for _, e in recorder.events] == [WARNING, WARNING]
+    assert '"participants"' in recorder.events[1][1].message

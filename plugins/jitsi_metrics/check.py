@@ -79,6 +79,18 @@ def describe_json_value(value: Any) -> str:
     return type(value).__name__
 
 
+class FieldWarning(str):
+    """The log line of one skipped field. ``ident`` names the problem without the value
+    the bridge sent, so a bridge sending a new wrong value at each poll is one warning."""
+
+    ident: Tuple[str, str]
+
+    def __new__(cls, text: str, key: str, expected: str) -> "FieldWarning":
+        warning = super().__new__(cls, text)
+        warning.ident = (key, expected)
+        return warning
+
+
 class Problem(NamedTuple):
     """A field that was skipped, e.g. conference_sizes sent as the string "[]"."""
 
@@ -86,9 +98,9 @@ class Problem(NamedTuple):
     expected: str
     got: str
 
-    def message(self, bridge: str) -> str:
+    def message(self, bridge: str) -> FieldWarning:
         where = f'Bridge "{shown(bridge)}": key "{shown(self.key)}"'
-        return f"{where} expected {self.expected}, got {self.got}; field skipped"
+        return FieldWarning(f"{where} expected {self.expected}, got {self.got}; field skipped", self.key, self.expected)
 
 
 EMPTY_PAYLOAD_HINT = (

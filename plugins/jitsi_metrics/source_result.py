@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, NamedTuple
 
+from .check import FieldWarning
 from .samples import HISTOGRAM, HISTOGRAM_SUFFIXES, UNTYPED, Family, Labels, Number, Sample
 
 
@@ -36,8 +37,9 @@ class SourceProblem(NamedTuple):
     expected: str
     got: str
 
-    def message(self, bridge: str) -> str:
-        return f'Bridge "{bridge}": key "{self.key}" expected {self.expected}, got {self.got}; field skipped'
+    def message(self, bridge: str) -> FieldWarning:
+        text = f'Bridge "{bridge}": key "{self.key}" expected {self.expected}, got {self.got}; field skipped'
+        return FieldWarning(text, self.key, self.expected)
 
 
 class SourceMapped(NamedTuple):
