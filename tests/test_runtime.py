@@ -245,3 +245,24 @@ def test_a_changing_wrong_value_is_one_warning_until_another_field_goes_wrong():
         runtime.poll()
     assert [e.level for _, e in recorder.events] == [WARNING, WARNING]
     assert '"participants"' in recorder.events[1][1].message
+
+
+def test_every_bridge_s_time_starts_when_the_poll_does():
+    # Each bridge's deadline used to start when a worker took it: 6 hanging bridges,
+    # 2 workers and a 0.5 s timeout made a 1.5 s cycle.
+    given: List[float] = []
+
+    def hang(options, timeout):
+        given.append(timeout)
+        threading.Event().wait(timeout)
+        raise FetchTimeout(options.name, options.url, f"no answer within {timeout:g} s (timeout)")
+
+    with fake_runtime(6, hang, concurrency=2) as runtime:
+        start = time.monotonic()
+        results = runtime.poll(cap=0.5)
+        elapsed = time.monotonic() - start
+    assert [r.error.cause for r in results] == ["timeout"] * 6  # type: ignore[union-attr]
+    assert max(given) <= 0.5
+    assert elapsed < 0.5 + 0.5, f"a cycle of hanging bridges took {elapsed:.2f} s"
+    late = [r for r in results if "no time was left" in str(r.error)]
+    assert late and all(r.families[0].samples[0].value == 0 for r in late)  # jitsi_up 0

@@ -156,6 +156,11 @@ class Runtime:
         self.legacy_names = legacy_names
         self.concurrency = concurrency
         self._report = report
+        self._health = [BridgeHealth(b.name) for b in self.bridges]
+        self._lock = threading.Lock()
+        self._flights: Dict[int, _Flight] = {}
+        self._executor: Optional[ThreadPoolExecutor] = None
+        self._closed = False
         self._clients: List[Any] = []
         try:
             for bridge in self.bridges:
@@ -163,11 +168,6 @@ class Runtime:
         except BaseException:
             self.close()
             raise
-        self._health = [BridgeHealth(b.name) for b in self.bridges]
-        self._lock = threading.Lock()
-        self._flights: Dict[int, _Flight] = {}
-        self._executor: Optional[ThreadPoolExecutor] = None
-        self._closed = False
 
     @property
     def clients(self) -> List[Any]:
@@ -178,26 +178,39 @@ class Runtime:
         results in the same order.
 
         ``cap`` shortens each bridge's configured timeout (the exporter's scrape budget).
+        Every bridge's time starts now, not when a worker is free for it: a bridge still
+        waiting for a worker when its time is up is timed out at once, so a cycle lasts at
+        most the longest timeout however many bridges hang.
         """
         if indexes is None:
             indexes = range(len(self.bridges))
-        if len(indexes) < 2 or self._closed:  # closed: no new threads; its clients fail fast
-            return [self.poll_bridge(i, cap) for i in indexes]
-        executor = self._pool()
-        futures = [executor.submit(self.poll_bridge, i, cap) for i in indexes]
+        start = time.monotonic()
+        budgets = [(i, self._timeout(i, cap)) for i in indexes]
+        executor = self._pool() if len(budgets) > 1 else None
+        if executor is None:  # one bridge, or closed: no new threads; a closed runtime's clients fail fast
+            return [self._poll_until(i, start + t, t) for i, t in budgets]
+        futures = [executor.submit(self._poll_until, i, start + t, t) for i, t in budgets]
         return [f.result() for f in futures]
 
     def poll_bridge(self, index: int, cap: Optional[float] = None) -> PollResult:
-        """One bridge, shared with any caller already polling it.
+        """One bridge, shared with any caller already polling it."""
+        timeout = self._timeout(index, cap)
+        return self._poll_until(index, time.monotonic() + timeout, timeout)
+
+    def _timeout(self, index: int, cap: Optional[float]) -> float:
+        configured = self.bridges[index].timeout
+        return configured if cap is None else min(configured, cap)
+
+    def _poll_until(self, index: int, deadline: float, timeout: float) -> PollResult:
+        """Bridge ``index`` polled by ``deadline`` (``timeout`` seconds after the caller asked).
 
         A caller that joins a poll in flight never inherits a shorter deadline than its
         own: if that poll timed out before this caller's deadline, it polls again with
         the time it has left.
         """
-        options = self.bridges[index]
-        timeout = options.timeout if cap is None else min(options.timeout, cap)
-        deadline = time.monotonic() + timeout
         while True:
+            if deadline - time.monotonic() <= 0:
+                return self._timed_out(index, timeout, "no time was left to poll it")
             with self._lock:
                 flight = self._flights.get(index)
                 leader = flight is None
@@ -212,7 +225,7 @@ class Runtime:
                 flight.followers -= 1
             result = flight.result
             if not finished or result is None:
-                return self._timed_out(index, timeout)
+                return self._timed_out(index, timeout, "the poll in flight did not finish")
             shorter = flight.deadline < deadline - 0.001 and isinstance(result.error, FetchTimeout)
             if not (shorter and deadline - time.monotonic() > 0.001):
                 return result
@@ -231,10 +244,11 @@ class Runtime:
 
     def close(self) -> None:
         """Closes every client; threads of this runtime end once their poll does."""
-        self._closed = True
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        with self._lock:  # a poll() building its pool now either sees _closed or hands us the pool
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         for client in self._clients:
             client.close()
 
@@ -244,9 +258,12 @@ class Runtime:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _pool(self) -> ThreadPoolExecutor:
-        # Created at the first poll: a single bridge needs no threads.
+    def _pool(self) -> Optional[ThreadPoolExecutor]:
+        """The worker pool, created at the first poll of several bridges (a single bridge
+        needs no threads); None once closed, checked under the lock close() takes."""
         with self._lock:
+            if self._closed:
+                return None
             if self._executor is None:
                 workers = min(self.concurrency, len(self.bridges))
                 self._executor = ThreadPoolExecutor(workers, thread_name_prefix="jitsi-poll")
@@ -272,9 +289,9 @@ class Runtime:
             flight.done.set()
         return result
 
-    def _timed_out(self, index: int, seconds: float) -> PollResult:
+    def _timed_out(self, index: int, seconds: float, what: str) -> PollResult:
         bridge = self.bridges[index]
-        reason = f"the poll in flight did not finish within {seconds:g} s (timeout)"
+        reason = f"{what} within {seconds:g} s (timeout)"
         return PollResult(bridge.name, meta(False, seconds), [], FetchTimeout(bridge.name, bridge.url, reason))
 
 
