@@ -81,6 +81,8 @@ def test_404_hints_at_enabling_the_rest_api(bridge_server, clients):
     with pytest.raises(FetchStatusError) as caught:
         client.fetch()
     assert caught.value.status == 404 and "videobridge.apis.rest.enabled" in str(caught.value)
+    # JVB ignores --apis since stable-8044; docker-jitsi-meet's spelling is JVB_ENABLE_APIS.
+    assert "--apis" not in str(caught.value) and "JVB_ENABLE_APIS=rest" in str(caught.value)
 
 
 def test_refused_connection(clients):
@@ -90,6 +92,15 @@ def test_refused_connection(clients):
     client = clients(f"http://127.0.0.1:{port}/colibri/stats", timeout=1)
     with pytest.raises(FetchConnectionError, match="cannot connect"):
         client.fetch()
+
+
+@pytest.mark.parametrize("seconds", [0.0, -0.25])
+def test_no_time_left_is_a_timeout_without_a_request(bridge_server, client_for, seconds):
+    # urllib3 refuses a timeout of 0 with ValueError, which the runtime reported as a bug.
+    client = client_for(bridge_server)
+    with pytest.raises(FetchTimeout, match="timeout"):
+        client.fetch(seconds)
+    assert bridge_server.requests == 0
 
 
 @pytest.mark.parametrize("fault", ["hang", "trickle"])

@@ -35,7 +35,8 @@ JSON_ACCEPT = "application/json"
 CHUNK_BYTES = 65536
 
 _STATUS_HINTS = {
-    404: "is the REST API enabled? (JVB: videobridge.apis.rest.enabled=true, or --apis=rest)",
+    404: "is the REST API enabled? (JVB: videobridge.apis.rest.enabled = true in jvb.conf;"
+         " docker-jitsi-meet: JVB_ENABLE_APIS=rest)",
     503: "JVB 1.x answers 503 with statistics off (org.jitsi.videobridge.ENABLE_STATISTICS=true)",
     401: "check the username and password or token",
     403: "check the username and password or token",
@@ -260,6 +261,8 @@ class BridgeClient:
 
     def _exchange(self, timeout: Optional[float]) -> Tuple[Any, bytes]:
         seconds = self.options.timeout if timeout is None else timeout
+        if seconds <= 0:  # the caller's budget is spent; urllib3 would refuse a timeout of 0
+            raise self._error(FetchTimeout, "no time was left for this poll (timeout)")
         deadline = time.monotonic() + seconds
         self._deadline.deadline = deadline
         try:
