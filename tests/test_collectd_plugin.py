@@ -342,10 +342,17 @@ def test_read_never_raises(fake: Any, bridge_server: BridgeServer, monkeypatch: 
     def poll_failing() -> None:
         raise RuntimeError("poller bug")
 
+    real_poll = plugin.runtime.poll
     monkeypatch.setattr(plugin.runtime, "poll", poll_failing)
     plugin.read()
     plugin.read()
     assert len(fake.logs) == 2 and "poller bug" in fake.logs[1][1]
+    assert fake.logs[1][1].startswith("jitsi plugin: polling failed: RuntimeError(")  # the prefix once
+    assert fake.logs[1][1].endswith("reporting once when it recovers")
+    monkeypatch.setattr(plugin.runtime, "poll", real_poll)
+    plugin.read()
+    plugin.read()
+    assert fake.logs[2:] == [("notice", "jitsi plugin: polling works again")]  # the promised recovery line
 
 
 def test_collectd_rejecting_a_value_is_logged_once(

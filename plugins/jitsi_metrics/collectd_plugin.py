@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .catalogue import ARRAY, BY_KEY, SCRAPE_DURATION, STRING, UP
 from .collectd_config import MAX_NAME, UNSAFE, PluginConfig, parse_config
 from .config import ConfigError
-from .health import ERROR, NOTICE, BridgeHealth, Event
+from .health import NOTICE, BridgeHealth, Event
 from .logtext import MAX_LINE, loggable
 from .runtime import Runtime
 from .samples import COUNTER, Family, Number, Sample
@@ -103,11 +103,11 @@ class CollectdPlugin:
         try:
             results = self.runtime.poll()
         except Exception as exc:  # a bug, not a bridge failure; keep collectd reading
-            for event in self.reading.update(ReadFailed(f"{LOG_PREFIX}polling failed: {loggable(repr(exc))}")):
-                if event.level == ERROR:
-                    self.log("", event)
+            for event in self.reading.update(ReadFailed(f"polling failed: {loggable(repr(exc))}")):
+                self.log("", event)  # log() adds LOG_PREFIX
             return
-        self.reading.update(None)
+        if self.reading.update(None):  # news of a good read is only ever the recovery the error line promised
+            self.log("", Event(NOTICE, "polling works again"))
         for result in results:
             try:
                 skipped = (self.dispatch(result.bridge, f, s) for f in result.families for s in f.samples)
