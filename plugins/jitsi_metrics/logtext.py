@@ -1,13 +1,14 @@
 """Text from a bridge made fit for one log line.
 
 A bridge is untrusted: its HTTP reason phrase, Content-Type, body and keys can hold
-terminal escapes, CR/LF that would forge a second log line, lone surrogates that
-cannot be written as UTF-8, or 60 kB of anything. Every front end's log function and
+terminal escapes, CR/LF that would forge a second log line, bidi overrides that would
+reorder how a line displays, lone surrogates that cannot be written as UTF-8, or 60 kB
+of anything. Every front end's log function and
 every message that quotes a bridge goes through ``loggable``.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Optional
 
 # At most this many characters of bridge-supplied text in one log line.
 MAX_BRIDGE_TEXT = 300
@@ -17,26 +18,25 @@ MAX_LINE = 600
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escapes() -> Dict[int, str]:
-    table: Dict[int, str] = {}
-    codes = list(range(0x20)) + list(range(0x7F, 0xA0)) + [0x2028, 0x2029] + list(range(0xD800, 0xE000))
-    for code in codes:
-        char = chr(code)
-        table[code] = _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return table
-
-
-_ESCAPES = _escapes()
+def _escaped(char: str) -> str:
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def loggable(text: str, limit: Optional[int] = MAX_BRIDGE_TEXT) -> str:
-    """``text`` with control characters, line separators and lone surrogates escaped,
+    """``text`` with every character ``str.isprintable`` refuses escaped (controls, line
+    separators, lone surrogates, and format characters such as the bidi overrides
+    U+202A-U+202E and U+2066-U+2069, which would reorder how the rest of a line displays),
     cut to ``limit`` characters (``None``: no cut) with "…" marking the cut.
 
-    >>> loggable("Bad\\x1b[31m\\r\\nGateway")
-    'Bad\\\\x1b[31m\\\\r\\\\nGateway'
+    >>> loggable("Bad\\x1b[31m\\r\\nGateway\\u202e")
+    'Bad\\\\x1b[31m\\\\r\\\\nGateway\\\\u202e'
     """
-    escaped = text.translate(_ESCAPES)
+    escaped = text if text.isprintable() else "".join(_escaped(char) for char in text)
     if limit is not None and len(escaped) > limit:
         return escaped[:limit] + "…"
     return escaped
