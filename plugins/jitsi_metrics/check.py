@@ -13,11 +13,11 @@ these limits, each with a JSON pointer.
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from .catalogue import ARRAY, BOOL, BY_KEY, COLIBRI_METRICS, IGNORE, NUMBER, STRING, Metric
+from .logtext import loggable
 
 # Jackson (JVB from 2026-06) writes NaN and infinities as these strings.
 NON_FINITE_STRINGS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
@@ -43,16 +43,6 @@ EXPECTED: Dict[str, str] = {
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def shown(text: str, limit: int = MAX_SHOWN) -> str:
-    """Bridge text as a log line may quote it: bounded, control characters and lone
-    surrogates escaped the way JSON writes them."""
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    if text.isprintable():
-        return text
-    return json.dumps(text)[1:-1]
-
-
 def _digits(value: int) -> int:
     if value.bit_length() < 10000:
         return len(str(abs(value)))
@@ -70,8 +60,8 @@ def describe_json_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:40] + "…"
-        return f"the string {shown!r}"
+        cut = value if len(value) <= 40 else value[:40] + "…"
+        return f"the string {cut!r}"
     if isinstance(value, list):
         return f"an array of {len(value)} items"
     if isinstance(value, dict):
@@ -99,7 +89,7 @@ class Problem(NamedTuple):
     got: str
 
     def message(self, bridge: str) -> FieldWarning:
-        where = f'Bridge "{shown(bridge)}": key "{shown(self.key)}"'
+        where = f'Bridge "{loggable(bridge, MAX_SHOWN)}": key "{loggable(self.key, MAX_SHOWN)}"'
         return FieldWarning(f"{where} expected {self.expected}, got {self.got}; field skipped", self.key, self.expected)
 
 
@@ -275,7 +265,7 @@ def _validator() -> Any:
 
 
 def _pointer(parts: Any) -> str:
-    return "".join("/" + shown(str(part)).replace("~", "~0").replace("/", "~1") for part in parts) or "/"
+    return "".join("/" + loggable(str(part), MAX_SHOWN).replace("~", "~0").replace("/", "~1") for part in parts) or "/"
 
 
 def schema_errors(payload: Any) -> List[Finding]:

@@ -25,7 +25,8 @@ from .catalogue import (
     Metric,
     unknown_metric_name,
 )
-from .check import EMPTY_PAYLOAD_HINT, Problem, as_number, check_payload, shown
+from .check import EMPTY_PAYLOAD_HINT, MAX_SHOWN, Problem, as_number, check_payload
+from .logtext import loggable
 from .samples import UNTYPED, Family, Labels, Sample
 
 
@@ -36,9 +37,9 @@ class Mapped(NamedTuple):
 
     def warnings(self, bridge: str) -> List[str]:
         """One line per skipped field, plus the hint for an empty payload."""
-        lines = [p.message(bridge) for p in self.problems]
+        lines: List[str] = [p.message(bridge) for p in self.problems]
         if self.empty:
-            lines.append(f'Bridge "{shown(bridge)}": {EMPTY_PAYLOAD_HINT}')
+            lines.append(f'Bridge "{loggable(bridge, MAX_SHOWN)}": {EMPTY_PAYLOAD_HINT}')
         return lines
 
 
@@ -63,7 +64,7 @@ def _metric_families(metric: Metric, value: Any, labels: Labels, legacy_names: b
 
 
 def _clash(key: str, name: str, owner: str) -> Problem:
-    whose = f'key "{shown(owner)}"' if owner else "this package's own metric"
+    whose = f'key "{loggable(owner, MAX_SHOWN)}"' if owner else "this package's own metric"
     return Problem(key, "a metric name of its own", f"{name}, the name of {whose}")
 
 

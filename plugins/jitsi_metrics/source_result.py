@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, NamedTuple
 
-from .check import FieldWarning
+from .check import MAX_SHOWN, FieldWarning
+from .logtext import loggable
 from .samples import HISTOGRAM, HISTOGRAM_SUFFIXES, UNTYPED, Family, Labels, Number, Sample
 
 
@@ -38,7 +39,8 @@ class SourceProblem(NamedTuple):
     got: str
 
     def message(self, bridge: str) -> FieldWarning:
-        text = f'Bridge "{bridge}": key "{self.key}" expected {self.expected}, got {self.got}; field skipped'
+        where = f'Bridge "{loggable(bridge, MAX_SHOWN)}": key "{loggable(self.key, MAX_SHOWN)}"'
+        text = f"{where} expected {self.expected}, got {self.got}; field skipped"
         return FieldWarning(text, self.key, self.expected)
 
 
