@@ -92,24 +92,17 @@ def serving(payload: Optional[bytes] = None, **kwargs: Any) -> Iterator["BridgeS
     are, or (None) the simulation; set ``.payload`` or ``.fault`` to steer it meanwhile."""
     from jitsi_metrics.simulate import BridgeServer
 
-    server = BridgeServer(payload=payload, **kwargs).start()
-    try:
+    with BridgeServer(payload=payload, **kwargs) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @contextmanager
-def running_exporter(bridges: List[Any], poll_interval: float = 0.05, **kwargs: Any) -> Iterator["Exporter"]:
-    """An Exporter (jitsi_metrics.exporter) serving on 127.0.0.1 for the ``with`` block; a short
-    ``poll_interval`` makes stopping it quick."""
+def running_exporter(bridges: List[Any], **kwargs: Any) -> Iterator["Exporter"]:
+    """An Exporter (jitsi_metrics.exporter) serving on 127.0.0.1 for the ``with`` block."""
     from jitsi_metrics.exporter import Exporter
 
-    exporter = Exporter(bridges, **kwargs).start(poll_interval)
-    try:
+    with Exporter(bridges, **kwargs) as exporter:
         yield exporter
-    finally:
-        exporter.stop()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from jitsi_metrics import __version__
 from jitsi_metrics.bridge_args import probe_allowed
 from jitsi_metrics.cli import build_parser
 from jitsi_metrics.config import bridge_options
-from jitsi_metrics.exporter import TIMEOUT_HEADER, Exporter, scrape_budget
+from jitsi_metrics.exporter import TIMEOUT_HEADER, Exporter
 from jitsi_metrics.exporter_cli import drop_in_parser
 from jitsi_metrics.logtext import MAX_LINE
 from jitsi_metrics.render.prometheus import CONTENT_TYPE
@@ -30,7 +30,6 @@ from jitsi_metrics.simulate import BridgeServer
 from waiting import wait_until
 
 Reply = Tuple[int, Dict[str, str], str]
-FAST = 0.05  # serve_forever's poll interval, so each test's shutdown is quick
 
 
 def request(exporter: Exporter, path: str, method: str = "GET", headers: Optional[Dict[str, str]] = None) -> Reply:
@@ -57,11 +56,8 @@ def values(text: str) -> Dict[str, float]:
 
 @pytest.fixture
 def exporter(bridge_server: BridgeServer) -> Iterator[Exporter]:
-    server = Exporter([bridge_options(bridge_server.url, timeout=2)], log=io.StringIO()).start(FAST)
-    try:
+    with Exporter([bridge_options(bridge_server.url, timeout=2)], log=io.StringIO()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_metrics_polls_the_bridge_at_scrape_time(exporter: Exporter, bridge_server: BridgeServer) -> None:
@@ -153,16 +149,11 @@ def test_keep_alive_serves_several_scrapes_on_one_connection(exporter: Exporter)
 
 @pytest.fixture
 def probing(bridge_server: BridgeServer) -> Iterator[Tuple[Exporter, BridgeServer]]:
-    other = BridgeServer(payload=b'{"conferences": 42}').start()
-    server = Exporter(
+    with BridgeServer(payload=b'{"conferences": 42}') as other, Exporter(
         [bridge_options(bridge_server.url, name="meet1", timeout=2)], named=True,
         probe_only=[bridge_options(other.url, timeout=2)], log=io.StringIO(),
-    ).start(FAST)
-    try:
+    ) as server:
         yield server, other
-    finally:
-        server.stop()
-        other.stop()
 
 
 def test_probe_by_configured_name_is_unlabelled(
@@ -237,20 +228,32 @@ def test_probe_refuses_a_url_on_a_configured_host_but_other_path(
     (5.0, "1e308", 5.0),
     (5.0, "0.05", 5.0),
 ])
-def test_scrape_budget(configured: float, header: Optional[str], expected: float) -> None:
-    assert scrape_budget(configured, header) == pytest.approx(expected)
+def test_a_scrape_s_poll_timeout_is_the_configured_one_cut_to_fit_the_header(
+        configured: float, header: Optional[str], expected: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    given: List[Optional[float]] = []
+
+    def fetch(timeout: Optional[float] = None) -> Dict[str, int]:
+        given.append(timeout)
+        return {"conferences": 1}
+
+    with Exporter([bridge_options("http://127.0.0.1:9/colibri/stats", timeout=configured)],
+                  log=io.StringIO()) as exporter:
+        monkeypatch.setattr(exporter.runtime.clients[0], "fetch", fetch)
+        body = exporter.metrics(header)
+    assert values(body)["jitsi_conferences"] == 1
+    (timeout,) = given
+    assert timeout is not None and expected - 0.1 < timeout <= expected  # the time left of that budget
 
 
 def test_scrape_timeout_header_bounds_the_poll(bridge_server: BridgeServer) -> None:
-    exporter = Exporter([bridge_options(bridge_server.url, timeout=20)], log=io.StringIO()).start(FAST)
-    try:
-        bridge_server.fault = "hang"
-        start = time.monotonic()
-        status, _, body = request(exporter, "/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "1"})
-        elapsed = time.monotonic() - start
-    finally:
-        bridge_server.fault = None
-        exporter.stop()
+    with Exporter([bridge_options(bridge_server.url, timeout=20)], log=io.StringIO()) as exporter:
+        try:
+            bridge_server.fault = "hang"
+            start = time.monotonic()
+            status, _, body = request(exporter, "/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "1"})
+            elapsed = time.monotonic() - start
+        finally:
+            bridge_server.fault = None
     assert status == 200
     assert values(body)["jitsi_up"] == 0
     # Without the header the poll would wait for the configured 20 s.
@@ -287,17 +290,11 @@ def test_concurrent_scrapes_share_one_poll(exporter: Exporter, bridge_server: Br
 
 
 def test_several_bridges_are_labelled_and_polled_together() -> None:
-    one = BridgeServer(payload=b'{"conferences": 1}').start()
-    two = BridgeServer(payload=b'{"conferences": 2}').start()
-    two.fault = "html-500"
-    bridges = [bridge_options(one.url, name="a"), bridge_options(two.url, name="b")]
-    exporter = Exporter(bridges, log=io.StringIO()).start(FAST)
-    try:
-        status, _, body = request(exporter, "/metrics")
-    finally:
-        exporter.stop()
-        one.stop()
-        two.stop()
+    with BridgeServer(payload=b'{"conferences": 1}') as one, BridgeServer(payload=b'{"conferences": 2}') as two:
+        two.fault = "html-500"
+        bridges = [bridge_options(one.url, name="a"), bridge_options(two.url, name="b")]
+        with Exporter(bridges, log=io.StringIO()) as exporter:
+            status, _, body = request(exporter, "/metrics")
     got = values(body)
     assert status == 200
     assert got['jitsi_up{bridge="a"}'] == 1 and got['jitsi_conferences{bridge="a"}'] == 1
@@ -307,8 +304,7 @@ def test_several_bridges_are_labelled_and_polled_together() -> None:
 
 def test_log_reports_a_bridge_when_it_goes_bad_and_when_it_recovers(bridge_server: BridgeServer) -> None:
     log = io.StringIO()
-    exporter = Exporter([bridge_options(bridge_server.url, name="meet1", timeout=2)], log=log).start(FAST)
-    try:
+    with Exporter([bridge_options(bridge_server.url, name="meet1", timeout=2)], log=log) as exporter:
         request(exporter, "/metrics")
         assert log.getvalue() == ""
         bridge_server.fault = "html-500"
@@ -317,8 +313,6 @@ def test_log_reports_a_bridge_when_it_goes_bad_and_when_it_recovers(bridge_serve
         bridge_server.fault = None
         request(exporter, "/metrics")
         request(exporter, "/metrics")
-    finally:
-        exporter.stop()
     lines = log.getvalue().splitlines()
     assert len(lines) == 2, lines
     assert re.match(r'ts=\S+Z level=error msg="Bridge \\"meet1\\" .*HTTP 500', lines[0])
@@ -441,7 +435,6 @@ def test_drop_in_version() -> None:
 def test_an_absurd_scrape_timeout_cannot_fail_the_scrapes_it_shares_a_poll_with(bridge_server: BridgeServer) -> None:
     # Before, "0.000001" became the timeout of the poll concurrent scrapes share: most
     # legitimate scrapes saw jitsi_up 0.
-    exporter = Exporter([bridge_options(bridge_server.url, timeout=5)], log=io.StringIO()).start(FAST)
     served = bridge_server.body
 
     def slow_body() -> bytes:
@@ -450,7 +443,7 @@ def test_an_absurd_scrape_timeout_cannot_fail_the_scrapes_it_shares_a_poll_with(
 
     bridge_server.body = slow_body  # type: ignore[method-assign]
     ups: List[float] = []
-    try:
+    with Exporter([bridge_options(bridge_server.url, timeout=5)], log=io.StringIO()) as exporter:
         for _ in range(3):
             attack = threading.Thread(target=request, args=(exporter, "/metrics"),
                                       kwargs={"headers": {TIMEOUT_HEADER: "0.000001"}})
@@ -461,8 +454,6 @@ def test_an_absurd_scrape_timeout_cannot_fail_the_scrapes_it_shares_a_poll_with(
                 thread.start()
             for thread in [attack, *scrapes]:
                 thread.join(10)
-    finally:
-        exporter.stop()
     assert ups == [1.0] * 18
 
 
@@ -508,30 +499,24 @@ def test_probe_allow_takes_two_urls_on_one_host_port_and_names(bridge_server: Br
     args = build_parser().parse_args(["serve", "--probe-allow", first, "--probe-allow", f"meet9={second}"])
     allowed = probe_allowed(args, {})
     assert [b.name for b in allowed] == [first, "meet9"]
-    exporter = Exporter([], probe_only=allowed, log=io.StringIO()).start(FAST)
-    try:
+    with Exporter([], probe_only=allowed, log=io.StringIO()) as exporter:
         before = bridge_server.requests
         for target in (first, "meet9", second):
             status, _, body = request(exporter, "/probe?target=" + urllib.parse.quote(target, safe=""))
             assert status == 200 and values(body)["jitsi_up"] == 1, (target, body)
         assert bridge_server.requests == before + 3
         assert 'href="/probe?target=meet9"' in request(exporter, "/")[2]
-    finally:
-        exporter.stop()
 
 
 def test_an_internal_error_logs_one_bounded_line(bridge_server: BridgeServer, monkeypatch: pytest.MonkeyPatch) -> None:
     log = io.StringIO()
-    exporter = Exporter([bridge_options(bridge_server.url)], log=log).start(FAST)
 
     def broken(header: Optional[str]) -> str:
         raise ValueError("\x1b[2J" + "b" * 15000)
 
-    monkeypatch.setattr(exporter, "metrics", broken)
-    try:
+    with Exporter([bridge_options(bridge_server.url)], log=log) as exporter:
+        monkeypatch.setattr(exporter, "metrics", broken)
         assert request(exporter, "/metrics")[0] == 500
-    finally:
-        exporter.stop()
     (line,) = log.getvalue().splitlines()
     assert "GET '/metrics' failed: ValueError" in line
     assert len(line) <= MAX_LINE + 100 and "\x1b" not in line

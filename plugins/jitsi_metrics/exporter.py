@@ -68,14 +68,9 @@ def scrape_cap(header: Optional[str]) -> Optional[float]:
     return offered - TIMEOUT_MARGIN if offered > 2 * TIMEOUT_MARGIN else offered / 2
 
 
-def scrape_budget(configured: float, header: Optional[str]) -> float:
-    """The poll timeout for one scrape: the configured one, cut to fit Prometheus' own."""
-    cap = scrape_cap(header)
-    return configured if cap is None else min(configured, cap)
-
-
 class Exporter:
-    """The bridges' runtime and the HTTP server; ``start()`` serves in a thread, ``stop()`` ends it.
+    """The bridges' runtime and the HTTP server; ``start()`` serves in a thread, ``stop()`` ends
+    it (or ``with Exporter(...) as exporter:`` for a block).
 
     Scraped and probe-only bridges share one runtime, so a /metrics and a /probe of the
     same bridge at the same time share one poll.
@@ -122,9 +117,8 @@ class Exporter:
         result = self.runtime.poll_bridge(target, scrape_cap(timeout_header))
         return render_prometheus(self.runtime.combined([result], [()]))
 
-    def start(self, poll_interval: float = 0.5) -> "Exporter":
-        """Serve in a thread. ``poll_interval`` is no longer used (the server notices a
-        stop at once); it stays so that existing callers keep working."""
+    def start(self) -> "Exporter":
+        """Serve in a thread."""
         self.httpd.start("jitsi-exporter")
         return self
 
@@ -132,6 +126,13 @@ class Exporter:
         """Stop accepting, give requests in progress ``grace`` seconds, close everything."""
         self.httpd.stop(grace)
         self.runtime.close()
+
+    def __enter__(self) -> "Exporter":
+        """``with Exporter(...) as exporter:`` serves for the block, then stops."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def landing_page(exporter: Exporter) -> str:
@@ -198,4 +199,4 @@ def answer(exporter: Exporter, request: Request) -> Response:
     return Response(404, TEXT, f"Not found: {path!r}; try /metrics, /probe?target=NAME or /health\n".encode("utf-8"))
 
 
-__all__ = ["CONTENT_TYPE", "Exporter", "answer", "log_line", "scrape_budget", "scrape_cap"]
+__all__ = ["CONTENT_TYPE", "Exporter", "answer", "log_line", "scrape_cap"]

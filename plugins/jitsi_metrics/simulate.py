@@ -308,6 +308,13 @@ class BridgeServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    def __enter__(self) -> "BridgeServer":
+        """``with BridgeServer(...) as server:`` serves for the block, then stops."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def _handler_class(self) -> type:
         server = self
 
