@@ -288,8 +288,7 @@ def two_bridges(first: str, second: str) -> Config:
 
 
 def test_one_bridge_down_others_read_warning_once_notice_on_recovery(fake: Any, bridge_server: BridgeServer) -> None:
-    broken = BridgeServer().start()
-    try:
+    with BridgeServer() as broken:
         broken.fault = "html-500"
         plugin = start(fake, two_bridges(bridge_server.url, broken.url))
         for _ in range(3):
@@ -307,8 +306,6 @@ def test_one_bridge_down_others_read_warning_once_notice_on_recovery(fake: Any, 
             assert by_id(fake, "meet2")[("gauge", "up")] == 1.0
         assert fake.logs[1:] == [("notice", 'jitsi plugin: Bridge "meet2" is answering again')]
         plugin.shutdown()
-    finally:
-        broken.stop()
 
 
 def test_refused_bridge_does_not_stop_the_other(fake: Any, bridge_server: BridgeServer) -> None:

@@ -61,14 +61,11 @@ def test_labels_only_for_several_or_named_bridges():
 
 
 def test_poll_results_per_bridge(bridge_server):
-    broken = BridgeServer().start()
-    broken.fault = "html-500"
-    bridges = [bridge_options(bridge_server.url, name="ok"), bridge_options(broken.url, name="broken")]
-    try:
+    with BridgeServer() as broken:
+        broken.fault = "html-500"
+        bridges = [bridge_options(bridge_server.url, name="ok"), bridge_options(broken.url, name="broken")]
         with Runtime(bridges) as runtime:
             results = runtime.poll()
-    finally:
-        broken.stop()
     ok, bad = results
     assert ok.up and ok.bridge == "ok" and ok.warnings == []
     assert [f.name for f in ok.families[:2]] == ["jitsi_up", "jitsi_scrape_duration_seconds"]
