@@ -263,3 +263,21 @@ def test_every_bridge_s_time_starts_when_the_poll_does():
     assert elapsed < 0.5 + 0.5, f"a cycle of hanging bridges took {elapsed:.2f} s"
     late = [r for r in results if "no time was left" in str(r.error)]
     assert late and all(r.families[0].samples[0].value == 0 for r in late)  # jitsi_up 0
+
+
+def test_scrape_is_one_poll_combined_and_rendered():
+    polled: List[str] = []
+
+    def fetch(options, timeout):
+        polled.append(options.name)
+        return {"conferences": 3}
+
+    with fake_runtime(2, fetch) as runtime:
+        prometheus = runtime.scrape(timestamp_ms=1700000000123)
+        influx = runtime.scrape("influx", indexes=[1], labels=[()], timestamp_ns=1700000000123456789)
+    assert [r.bridge for r in prometheus.results] == ["b0", "b1"] and sorted(polled) == ["b0", "b1", "b1"]
+    assert 'jitsi_conferences{bridge="b0"} 3 1700000000123' in prometheus.text.splitlines()
+    assert "# TYPE jitsi_conferences gauge" in prometheus.text
+    assert [r.bridge for r in influx.results] == ["b1"]
+    assert any(line.startswith("jitsi ") and "conferences=3" in line and line.endswith(" 1700000000123456789")
+               for line in influx.text.splitlines()), influx.text

@@ -30,7 +30,7 @@ from .health import ERROR, NOTICE, WARNING, Event
 from .httpserver import HttpServer, Limits
 from .httpwire import Request, Response
 from .logtext import MAX_LINE, loggable
-from .render.prometheus import CONTENT_TYPE, render_prometheus
+from .render.prometheus import CONTENT_TYPE
 from .runtime import Runtime, bridge_labels
 
 TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -110,12 +110,10 @@ class Exporter:
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def metrics(self, timeout_header: Optional[str]) -> str:
-        results = self.runtime.poll(scrape_cap(timeout_header), self.scraped)
-        return render_prometheus(self.runtime.combined(results, self.labels))
+        return self.runtime.scrape(cap=scrape_cap(timeout_header), indexes=self.scraped, labels=self.labels).text
 
     def probe(self, target: int, timeout_header: Optional[str]) -> str:
-        result = self.runtime.poll_bridge(target, scrape_cap(timeout_header))
-        return render_prometheus(self.runtime.combined([result], [()]))
+        return self.runtime.scrape(cap=scrape_cap(timeout_header), indexes=[target], labels=[()]).text
 
     def start(self) -> "Exporter":
         """Serve in a thread."""

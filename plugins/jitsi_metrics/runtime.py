@@ -11,8 +11,9 @@ Every bridge's client is a ``SourceClient``: its URL may name /colibri/stats, a 
 Jicofo /metrics, Jicofo /stats or just a base URL (source_client.py).
 
 It is also the one place that calls the core: ``map_bridge`` maps a poll's answer,
-``meta`` builds ``jitsi_up``/``jitsi_scrape_duration_seconds`` and ``combined`` joins
-the bridges' results for one render call.
+``meta`` builds ``jitsi_up``/``jitsi_scrape_duration_seconds``, ``combined`` joins
+the bridges' results for one render call and ``scrape`` runs poll, combine and render
+in one go for a front end.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from .health import NOTICE, BridgeHealth, Event
 from .jvb_metrics_map import supplement
 from .logtext import MAX_LINE, loggable
 from .mapping import map_payload, meta_families
+from .render import render
 from .samples import Family, Labels, merge_families
 from .source_client import Fetched, SourceClient
 from .source_result import as_output, points
@@ -57,6 +59,13 @@ class PollResult(NamedTuple):
     @property
     def up(self) -> bool:
         return self.error is None
+
+
+class Scrape(NamedTuple):
+    """One cycle of ``Runtime.scrape``: the text to write and the results it was made from."""
+
+    results: List[PollResult]
+    text: str
 
 
 def bridge_labels(bridges: Sequence[BridgeOptions], named: bool) -> List[Labels]:
@@ -230,6 +239,16 @@ class Runtime:
             if not (shorter and deadline - time.monotonic() > 0.001):
                 return result
 
+    def scrape(self, fmt: str = "prometheus", cap: Optional[float] = None, indexes: Optional[Sequence[int]] = None,
+               labels: Optional[Sequence[Labels]] = None, timestamp_ns: Optional[int] = None,
+               timestamp_ms: Optional[int] = None, headers: bool = True) -> Scrape:
+        """The cycle every front end runs: ``poll(cap, indexes)``, ``combined`` with
+        ``labels``, then rendered in ``fmt`` (render.render's options)."""
+        results = self.poll(cap, indexes)
+        text = render(self.combined(results, labels), fmt, timestamp_ns=timestamp_ns, timestamp_ms=timestamp_ms,
+                      headers=headers)
+        return Scrape(results, text)
+
     def followers(self, index: int) -> int:
         """Callers now waiting for the poll of bridge ``index`` in flight (0 when none runs)."""
         with self._lock:
@@ -295,4 +314,5 @@ class Runtime:
         return PollResult(bridge.name, meta(False, seconds), [], FetchTimeout(bridge.name, bridge.url, reason))
 
 
-__all__ = ["BRIDGE_LABEL", "DEFAULT_CONCURRENCY", "PollBug", "PollResult", "Runtime", "bridge_labels", "poll_once"]
+__all__ = ["BRIDGE_LABEL", "DEFAULT_CONCURRENCY", "PollBug", "PollResult", "Runtime", "Scrape", "bridge_labels",
+           "poll_once"]

@@ -31,7 +31,7 @@ from .bridge_args import add_bridge_arguments, bridges_from_args
 from .config import ConfigError, parse_duration
 from .health import ERROR, NOTICE, WARNING
 from .logtext import MAX_LINE, loggable
-from .render import FORMATS, render
+from .render import FORMATS
 from .runtime import Report, Runtime
 from .stop import StopSignals, Trigger, Wakeup
 
@@ -86,13 +86,8 @@ def run(runtime: Runtime, stdin: IO[str], stdout: IO[str], stderr: IO[str], fmt:
 
 def _batch(runtime: Runtime, stdout: IO[str], fmt: str, clock: Callable[[], float], type_lines: bool) -> None:
     stamp = clock()  # one timestamp per batch, taken before any fetch
-    results = runtime.poll()
-    families = runtime.combined(results)
-    if fmt == "prometheus":
-        text = render(families, fmt, timestamp_ms=int(stamp * 1e3), headers=type_lines)
-    else:
-        text = render(families, fmt, timestamp_ns=int(stamp * 1e9))
-    stdout.write(text)
+    stdout.write(runtime.scrape(fmt, timestamp_ms=int(stamp * 1e3), timestamp_ns=int(stamp * 1e9),
+                                headers=type_lines).text)
     # Telegraf reads a pipe: without the flush the batch sits in our buffer.
     stdout.flush()
 
