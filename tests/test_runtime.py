@@ -254,15 +254,19 @@ def test_every_bridge_s_time_starts_when_the_poll_does():
         threading.Event().wait(timeout)
         raise FetchTimeout(options.name, options.url, f"no answer within {timeout:g} s (timeout)")
 
-    with fake_runtime(6, hang, concurrency=2) as runtime:
+    recorder = Recorder()
+    with fake_runtime(6, hang, concurrency=2, report=recorder) as runtime:
         start = time.monotonic()
         results = runtime.poll(cap=0.5)
         elapsed = time.monotonic() - start
     assert [r.error.cause for r in results] == ["timeout"] * 6  # type: ignore[union-attr]
     assert max(given) <= 0.5
     assert elapsed < 0.5 + 0.5, f"a cycle of hanging bridges took {elapsed:.2f} s"
-    late = [r for r in results if "no time was left" in str(r.error)]
-    assert late and all(r.families[0].samples[0].value == 0 for r in late)  # jitsi_up 0
+    late = [r for r in results if "no time was left to poll it" in str(r.error)]
+    assert late and all(r.families[0].samples[0].value == 0 for r in late)  # jitsi_up 0, never fetched
+    assert len(given) == 6 - len(late)
+    # Every bridge, late ones included, gets its one error line.
+    assert sorted(b for b, e in recorder.events if e.level == ERROR) == [f"b{i}" for i in range(6)]
 
 
 def test_scrape_is_one_poll_combined_and_rendered():

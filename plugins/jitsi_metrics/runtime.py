@@ -218,17 +218,18 @@ class Runtime:
         the time it has left.
         """
         while True:
-            if deadline - time.monotonic() <= 0:
-                return self._timed_out(index, timeout, "no time was left to poll it")
+            left = deadline - time.monotonic()
             with self._lock:
                 flight = self._flights.get(index)
                 leader = flight is None
                 if flight is None:
                     flight = self._flights[index] = _Flight(deadline)
-                else:
+                elif left > 0:
                     flight.followers += 1
             if leader:
-                return self._lead(index, flight, deadline - time.monotonic())
+                return self._lead(index, flight, left, timeout)
+            if left <= 0:  # no time to wait; the poll's leader reports how it ends
+                return self._timed_out(index, timeout, "no time was left to wait for the poll in flight")
             finished = flight.done.wait(max(deadline - time.monotonic(), 0.0) + FOLLOWER_GRACE)
             with self._lock:
                 flight.followers -= 1
@@ -288,10 +289,15 @@ class Runtime:
                 self._executor = ThreadPoolExecutor(workers, thread_name_prefix="jitsi-poll")
             return self._executor
 
-    def _lead(self, index: int, flight: _Flight, timeout: float) -> PollResult:
+    def _lead(self, index: int, flight: _Flight, left: float, timeout: float) -> PollResult:
+        """Poll bridge ``index`` with ``left`` seconds (of its ``timeout``) and report the
+        health news; with no time left it is timed out at once, reported like any timeout."""
         try:
             client = self._clients[index]
-            result = poll_once(client, self.legacy_names, max(timeout, 0.0))
+            if left > 0:
+                result = poll_once(client, self.legacy_names, left)
+            else:
+                result = self._timed_out(index, timeout, "no time was left to poll it")
             flight.result = result
             # News of the client itself, once: which endpoint a base URL was found to serve.
             for line in getattr(client, "take_news", list)():
