@@ -160,6 +160,13 @@ def test_simulate_on_a_port_in_use_says_so_in_one_line(bridge_server):
     assert "Traceback" not in done.stderr
 
 
+def test_simulate_with_a_missing_payload_says_so_in_one_line(tmp_path):
+    missing = tmp_path / "missing.json"
+    code, out, err = run("simulate", "--listen", "127.0.0.1:0", "--payload", str(missing))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and f"cannot read --payload {missing}: No such file or directory" in err
+
+
 def test_once_never_prints_a_password_in_the_url():
     code, _, err = run("once", "--url", "http://jvb:topsecret@127.0.0.1:1/colibri/stats", "--timeout", "1")
     assert code == 0 and "cannot connect" in err and "topsecret" not in err

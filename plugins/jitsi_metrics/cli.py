@@ -93,8 +93,13 @@ def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
     host, port = parse_listen(args.listen, "--listen")
     payload = None
     if args.payload:
-        with open(args.payload, "rb") as handle:
-            payload = handle.read()
+        try:
+            with open(args.payload, "rb") as handle:
+                payload = handle.read()
+        except OSError as exc:
+            print(f"jitsi-metrics simulate: cannot read --payload {loggable(args.payload)}: {exc.strerror or exc}",
+                  file=stderr)
+            return USAGE_ERROR
     try:
         server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload,
                               component="jicofo" if args.jicofo else "jvb", rest_enabled=not args.rest_disabled)
