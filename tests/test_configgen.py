@@ -127,7 +127,8 @@ def test_telegraf_config_names_every_bridge_and_keeps_the_rest_of_the_snippet() 
 def test_exec_once_command_is_one_shell_word_list() -> None:
     template = (REPO / "telegraf" / "jitsi-exec-once.conf").read_text(encoding="utf-8")
     printed = configgen.telegraf_config(template, [("http://a:8080/colibri/stats?x=1&y=2", "a b")], "jitsi-metrics")
-    assert "  commands = [\"jitsi-metrics once --url 'http://a:8080/colibri/stats?x=1&y=2' --name 'a b'\"]" in printed
+    assert ("  commands = [\"jitsi-metrics once --timestamp --url 'http://a:8080/colibri/stats?x=1&y=2' "
+            "--name 'a b'\"]") in printed
 
 
 def test_collectd_module_path_follows_the_install() -> None:
