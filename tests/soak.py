@@ -26,6 +26,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hostile_bridge import HostileBridge  # noqa: E402
+from waiting import wait_until  # noqa: E402
 
 FRONTENDS = ("exporter", "telegraf")
 WARMUP = 50  # polls before the start figures: imports, pools and caches are then in place
@@ -69,11 +70,11 @@ def _child_env() -> Dict[str, str]:
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} within {timeout:g} s")
-        time.sleep(0.005)
+    """wait_until, with a miss as the TimeoutError that _drive counts as a failed poll."""
+    try:
+        wait_until(condition, timeout, interval=0.005, what=what)
+    except AssertionError as exc:
+        raise TimeoutError(str(exc)) from None
 
 
 def _drive(frontend: str, process: "subprocess.Popen[bytes]", poll: Callable[[], None], polls: int,

@@ -46,6 +46,7 @@ from hostile_bridge import DOWN, MODES, PAYLOAD_BODIES, SECRET, HostileBridge, g
 from jitsi_metrics.catalogue import ARRAY, BOOL, BY_KEY, IGNORE, NUMBER, STRING, unknown_metric_name
 from telegraf_helpers import console_script
 from test_collectd_integration import SYSTEM_PATH, collectd_config
+from waiting import wait_until
 
 TIMEOUT = 2.0
 # Interpreter start of a child process on a loaded 2-core CI machine; only the front ends
@@ -172,11 +173,11 @@ class _Reader:
 
 
 def _wait(condition: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
+    """Whether ``condition`` comes true within ``timeout``: a miss is a finding to record, not a failure here."""
+    try:
+        wait_until(condition, timeout, interval=0.02)
+    except AssertionError:
+        return False
     return True
 
 

@@ -5,6 +5,7 @@ import io
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -158,6 +159,29 @@ def test_simulate_on_a_port_in_use_says_so_in_one_line(bridge_server):
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and f"cannot listen on {host}:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_simulate_with_a_missing_payload_says_so_in_one_line(tmp_path):
+    missing = tmp_path / "missing.json"
+    code, out, err = run("simulate", "--listen", "127.0.0.1:0", "--payload", str(missing))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and f"cannot read --payload {missing}: No such file or directory" in err
+
+
+@pytest.mark.parametrize("fmt, scale", [("prometheus", 10**3), ("influx", 10**9)])
+def test_once_timestamp_puts_the_polls_one_instant_on_every_sample_line(bridge_server, fmt, scale):
+    before = time.time()
+    code, out, err = run("once", "--url", bridge_server.url, "--format", fmt, "--timestamp")
+    after = time.time()
+    assert code == 0 and err == ""
+    lines = [line for line in out.splitlines() if line and not line.startswith("#")]
+    assert len(lines) > 1
+    stamps = {int(line.rsplit(" ", 1)[1]) for line in lines}
+    assert len(stamps) == 1, stamps
+    assert int(before * scale) <= stamps.pop() <= int(after * scale) + 1
+    # Without the flag nothing is stamped (serve and plain once leave the time to the reader).
+    code, plain, _ = run("once", "--url", bridge_server.url)
+    assert code == 0 and "\njitsi_up 1\n" in plain
 
 
 def test_once_never_prints_a_password_in_the_url():

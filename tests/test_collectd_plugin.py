@@ -18,23 +18,14 @@ import pytest
 
 from conftest import REPO
 from fake_collectd import Config, new_collectd, parse_config_text
+from golden import snippet_module
 from jitsi_metrics import collectd_plugin
 from jitsi_metrics.collectd_plugin import CollectdPlugin, parse_config, value_spec
 from jitsi_metrics.config import DEFAULT_TIMEOUT, ConfigError
 from jitsi_metrics.simulate import BridgeServer
 
 SNIPPET = REPO / "collectd" / "jitsi.conf"
-DEFAULT_URL = "http://localhost:8080/colibri/stats"
 MODULE = "jitsi_metrics.collectd_plugin"
-
-
-def snippet_module(url: str) -> Config:
-    """The shipped snippet's <Module> block, parsed as collectd would, with ``url``."""
-    text = SNIPPET.read_text(encoding="utf-8")
-    assert text.count(DEFAULT_URL) == 1
-    root = parse_config_text(text.replace(DEFAULT_URL, url))
-    python = next(c for c in root.children if c.key == "Plugin" and c.values == ("python",))
-    return next(c for c in python.children if c.key == "Module")
 
 
 def module_block(body: str) -> Config:

@@ -127,7 +127,8 @@ def test_telegraf_config_names_every_bridge_and_keeps_the_rest_of_the_snippet() 
 def test_exec_once_command_is_one_shell_word_list() -> None:
     template = (REPO / "telegraf" / "jitsi-exec-once.conf").read_text(encoding="utf-8")
     printed = configgen.telegraf_config(template, [("http://a:8080/colibri/stats?x=1&y=2", "a b")], "jitsi-metrics")
-    assert "  commands = [\"jitsi-metrics once --url 'http://a:8080/colibri/stats?x=1&y=2' --name 'a b'\"]" in printed
+    assert ("  commands = [\"jitsi-metrics once --timestamp --url 'http://a:8080/colibri/stats?x=1&y=2' "
+            "--name 'a b'\"]") in printed
 
 
 def test_collectd_module_path_follows_the_install() -> None:
@@ -178,3 +179,38 @@ def test_usage_errors_name_the_option() -> None:
     stderr = io.StringIO()
     assert main(["config", "collectd", "--url", "ftp://x/colibri/stats"], stdout=io.StringIO(), stderr=stderr) == 2
     assert "jitsi-metrics config:" in stderr.getvalue()
+
+
+@pytest.mark.parametrize("host", ["telegraf", "collectd", "prometheus"])
+def test_url_with_credentials_is_refused_without_echoing_the_password(host: str) -> None:
+    # A password in --url would be written into the printed configuration and show in ps.
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["config", host, "--url", "http://jvb:s3cret@127.0.0.1:8080/colibri/stats"],
+                stdout=stdout, stderr=stderr)
+    assert code == 2
+    assert stdout.getvalue() == ""
+    message = stderr.getvalue()
+    assert "s3cret" not in message
+    assert "--password-file" in message and "--password-env" in message and "PasswordFile" in message
+    assert len(message.strip().splitlines()) == 1, message
+
+
+def test_name_count_and_collectd_name_messages_match_the_runtime_ones() -> None:
+    # The generator refuses with the words the commands and the plugin use, not a copy that drifts.
+    stderr = io.StringIO()
+    argv = ["config", "telegraf", "--url", "http://127.0.0.1:8080/colibri/stats", "--name", "a", "--name", "b"]
+    assert main(argv, stdout=io.StringIO(), stderr=stderr) == 2
+    once = io.StringIO()
+    assert main(["once", "--url", "http://127.0.0.1:1/colibri/stats", "--name", "a", "--name", "b"],
+                stdout=io.StringIO(), stderr=once) == 2
+    assert "give one name per URL" in stderr.getvalue()
+    assert stderr.getvalue().split(": ", 1)[1] == once.getvalue().split(": ", 1)[1]
+    stderr = io.StringIO()
+    assert main(["config", "collectd", "--url", "http://127.0.0.1:8080/colibri/stats", "--name", "a b"],
+                stdout=io.StringIO(), stderr=stderr) == 2
+    with pytest.raises(ConfigError) as plugin:
+        parse_config(parse_config_text('<Module "jitsi_metrics.collectd_plugin">\n  <Bridge "a b">\n'
+                                       '    URL "http://127.0.0.1:8080/colibri/stats"\n  </Bridge>\n</Module>\n'
+                                       ).children[0])
+    rule = "name 'a b' may only use A-Z a-z 0-9 _ . : @ + , = - (up to 127 characters)"
+    assert rule in stderr.getvalue() and rule in str(plugin.value)

@@ -21,7 +21,7 @@ from typing import Dict, Iterator, List
 import pytest
 import requests
 
-from conftest import REPO, child_env, missing, require_tool
+from conftest import IN_CI, REPO, child_env, missing, require_tool
 from jitsi_metrics.simulate import BridgeServer
 from waiting import wait_until
 
@@ -83,7 +83,13 @@ def package() -> Iterator[Installed]:
     for tool in ("dpkg-buildpackage", "apt-get", "collectd", "systemd-analyze"):
         require_tool(tool)
     if installed():
-        pytest.skip(f"{PACKAGE} is already installed here; this test installs and purges its own copy")
+        # Under CI the machine is the test's own, so an installed copy is one an interrupted
+        # run left behind: purge it and go on. Elsewhere it may be someone's real install,
+        # whose configuration a purge would delete.
+        if not IN_CI:
+            pytest.skip(f"{PACKAGE} is already installed here; this test installs and purges its own copy")
+        run(APT + ["purge", PACKAGE], timeout=600)
+        assert not installed(), f"{PACKAGE} is still installed after apt-get purge"
     run(["bash", str(REPO / "scripts" / "build-deb")], timeout=600, cwd=REPO)
     deb = REPO / "dist" / f"{PACKAGE}_{version()}_all.deb"
     assert deb.is_file()

@@ -25,3 +25,22 @@ def test_docs_link_targets_exist():
             if "://" in target:
                 continue
             assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
+
+
+def test_readme_layout_names_every_module_and_only_those():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    layout = re.search(r"^## Layout\n.*?^```\nplugins/jitsi_metrics/\n(.*?)^```", readme, re.M | re.S)
+    assert layout, "README.md has no ## Layout block listing plugins/jitsi_metrics/"
+    package = REPO / "plugins" / "jitsi_metrics"
+    # A subpackage is named by its folder; its modules may be named inside its line.
+    modules = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    entries = [line.split()[0] for line in layout.group(1).splitlines() if line.strip()]
+    expected = sorted({m if "/" not in m else m.split("/")[0] + "/" for m in modules})
+    assert sorted(entries) == expected
+    named = set(re.findall(r"[\w/]+\.py", layout.group(1)))
+    for module in modules - named:  # a subpackage's modules, named in its folder's line
+        folder = module.split("/")[0] + "/"
+        line = next(line for line in layout.group(1).splitlines() if line.split()[0] == folder)
+        assert module.endswith("__init__.py") or module.split("/")[-1] in line, module
+    gone = {n for n in named if not (package / n).is_file() and not any(m.endswith("/" + n) for m in modules)}
+    assert not gone, f"the layout names modules that do not exist: {sorted(gone)}"

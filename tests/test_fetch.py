@@ -187,7 +187,7 @@ def test_hostile_bridges_under_debians_urllib3(mode):
                           capture_output=True, text=True, env=env, timeout=30)
     assert done.returncode == 0, done.stderr
     outcome = json.loads(done.stdout)
-    assert outcome["urllib3"].startswith("1.") or outcome["urllib3"].startswith("2.")
+    assert outcome["urllib3"].startswith("1.26"), outcome["urllib3"]  # Debian 12's python3-urllib3: the point
     assert outcome["error"] == {"gzip-bomb": "FetchEncoded", "slow-headers": "FetchTimeout"}[mode]
     assert outcome["seconds"] < 3 and outcome["max_rss_mb"] < 100
 

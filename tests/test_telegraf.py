@@ -258,7 +258,6 @@ def test_a_bridge_that_refuses_connections_is_reported_once(bridge_server) -> No
     assert len(errors) == 1 and "cannot connect" in errors[0]
 
 
-@pytest.mark.skipif(not any("legacy" in p.name for p in real_payload_files()), reason="needs the legacy JVB payload")
 def test_dropped_fields_are_warned_about_once_not_every_poll(bridge_server) -> None:
     path = next(p for p in real_payload_files() if "legacy" in p.name)
     bridge_server.payload = path.read_bytes()

@@ -88,6 +88,9 @@ class TelegrafRun:
             f'  interval = "{INTERVAL[snippet]}"',
             f'  flush_interval = "{INTERVAL[snippet]}"',
             "  omit_hostname = true",
+            # exec's metrics are rounded to the agent's precision (1 s by default at these
+            # intervals), which would hide a poll split by parse time; 1 ms shows it.
+            *(['  precision = "1ms"'] if PLUGIN[snippet] == "exec" else []),
             f"  logfile = {json.dumps(str(self.logfile))}",
             "[[outputs.file]]",
             f"  files = [{json.dumps(str(self.out))}]",
@@ -201,11 +204,11 @@ def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer]
         for name in expected:
             got = {(p.measurement, p.tags - {(SOURCE_TAG, name)}, p.field) for p in by_source(run.points(), name)}
             assert got == set(expected[name]), f"{name}: unexpected fields {sorted(got - set(expected[name]))[:5]}"
-        if PLUGIN[snippet] == "execd":
-            # One poll, one instant, seen once at least one whole poll is behind us.
-            run.wait_for("a poll did not land as one instant", lambda: [
-                problem for name in expected for problem in instant_problems(
-                    name, by_source(run.points(), name), set(expected[name]), servers[name].requests)])
+        # One poll, one instant, seen once at least one whole poll is behind us: execd by its
+        # batch's timestamp, exec-once by `once --timestamp`.
+        run.wait_for("a poll did not land as one instant", lambda: [
+            problem for name in expected for problem in instant_problems(
+                name, by_source(run.points(), name), set(expected[name]), servers[name].requests)])
 
         # 2. The bridge goes down and comes back; the plugin keeps running and reports both.
         up_key = next(k for k in expected[SIMULATED] if k[2] in ("jitsi_up", "up"))
@@ -243,8 +246,9 @@ def test_snippet_in_real_telegraf(snippet: str, servers: Dict[str, BridgeServer]
 
 
 def instant_problems(name: str, points: List[Point], fields: Set[Key], polls: int) -> List[str]:
-    """Every line of an execd batch carries the batch's one timestamp, which Telegraf keeps
-    (service inputs are not rounded): each timestamp Telegraf wrote holds one whole poll."""
+    """Every line of a batch (execd) or of `once --timestamp`'s output (exec) carries the poll's
+    one timestamp, which Telegraf's parser keeps (exec rounds it to the agent's precision, still
+    one per poll): each timestamp Telegraf wrote holds one whole poll."""
     by_stamp: Dict[Optional[int], Set[Key]] = {}
     for p in points:
         by_stamp.setdefault(p.timestamp, set()).add((p.measurement, p.tags - {(SOURCE_TAG, name)}, p.field))

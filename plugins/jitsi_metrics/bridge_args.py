@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Sequence
 
 from .config import (
     DEFAULT_CONCURRENCY,
@@ -54,6 +54,12 @@ def add_connection_arguments(parser: argparse.ArgumentParser, group: Optional[ar
                       help="do not verify the bridge's TLS certificate (only for testing)")
 
 
+def check_name_count(urls: Sequence[str], names: Sequence[str]) -> None:
+    """Raises ConfigError when --name is given more often than --url (names pair with URLs by position)."""
+    if len(names) > len(urls):
+        raise ConfigError(f"--name given {len(names)} times for {len(urls)} --url; give one name per URL")
+
+
 def connection_options(args: argparse.Namespace, environ: Mapping[str, str], url: str,
                        name: Optional[str] = None) -> BridgeOptions:
     """BridgeOptions for ``url`` from the options of ``add_connection_arguments``."""
@@ -74,8 +80,7 @@ def bridges_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> L
     """BridgeOptions for every --url; raises ConfigError naming the bad option."""
     urls = args.url or []
     names = args.name or []
-    if len(names) > len(urls):
-        raise ConfigError(f"--name given {len(names)} times for {len(urls)} --url; give one name per URL")
+    check_name_count(urls, names)
     bridges = [
         connection_options(args, environ, url, names[i] if i < len(names) else None) for i, url in enumerate(urls)
     ]

@@ -34,13 +34,21 @@ def cmd_once(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
     bridges = bridges_from_args(args, os.environ)
     with Runtime(bridges, named=bool(args.name), concurrency=args.concurrency, report=report) as runtime:
+        stamp = time.time()  # one instant for the whole poll, taken before any fetch
         results = runtime.poll()
     for result in results:
         if result.error is not None:
             print(loggable(str(result.error), MAX_LINE), file=stderr)
         for warning in result.warnings:
             print(loggable(warning, MAX_LINE), file=stderr)
-    stdout.write(render(runtime.combined(results), args.format))
+    families = runtime.combined(results)
+    if not args.timestamp:
+        text = render(families, args.format)
+    elif args.format == "prometheus":
+        text = render(families, args.format, timestamp_ms=int(stamp * 1e3))
+    else:
+        text = render(families, args.format, timestamp_ns=int(stamp * 1e9))
+    stdout.write(text)
     stdout.flush()
     # Exit 0 even when a bridge is down: Telegraf's inputs.exec throws away the output
     # of a failing command, and jitsi_up 0 is exactly what should reach it.
@@ -93,8 +101,13 @@ def cmd_simulate(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
     host, port = parse_listen(args.listen, "--listen")
     payload = None
     if args.payload:
-        with open(args.payload, "rb") as handle:
-            payload = handle.read()
+        try:
+            with open(args.payload, "rb") as handle:
+                payload = handle.read()
+        except OSError as exc:
+            print(f"jitsi-metrics simulate: cannot read --payload {loggable(args.payload)}: {exc.strerror or exc}",
+                  file=stderr)
+            return USAGE_ERROR
     try:
         server = BridgeServer(host, port, bridge=SimulatedBridge(seed=args.seed), payload=payload,
                               component="jicofo" if args.jicofo else "jvb", rest_enabled=not args.rest_disabled)
@@ -179,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     """)
     add_bridge_arguments(once)
     once.add_argument("--format", choices=FORMATS, default="prometheus", help="output format (default: %(default)s)")
+    once.add_argument("--timestamp", action="store_true",
+                      help="put the poll's time on every sample line (Prometheus text: milliseconds), so a parser "
+                           "that stamps lines as it reads them (Telegraf's inputs.exec) keeps one poll at one instant")
     once.set_defaults(func=cmd_once)
 
     validate = add("validate", "Check a payload (file or URL) against the schema; "

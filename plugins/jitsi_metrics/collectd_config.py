@@ -86,14 +86,18 @@ def is_instance_name(name: str) -> bool:
     return 0 < len(name) <= MAX_NAME and not UNSAFE.search(name)
 
 
+def instance_name_rule(name: str) -> str:
+    """Why ``name`` cannot name a bridge, worded once for the plugin and the config generator."""
+    return f"name {name!r} may only use A-Z a-z 0-9 _ . : @ + , = - (up to {MAX_NAME} characters)"
+
+
 def _bridge(block: Any) -> BridgeOptions:
     if len(block.values) != 1 or not isinstance(block.values[0], str) or not block.values[0]:
         raise ConfigError(f'Bridge block needs one quoted name, e.g. <Bridge "meet1">, got {tuple(block.values)!r}')
     name = block.values[0]
     where = f'Bridge "{name}" '
     if not is_instance_name(name):
-        raise ConfigError(f"{where}name {name!r} may only use A-Z a-z 0-9 _ . : @ + , = - "
-                          "(it becomes the plugin instance)")
+        raise ConfigError(f"{where}{instance_name_rule(name)}: it becomes the plugin instance")
     kwargs: Dict[str, Any] = {"name": name}
     for child in block.children:
         if child.key.lower() not in _BRIDGE_OPTIONS:

@@ -14,9 +14,11 @@ import shlex
 import sys
 from pathlib import Path
 from typing import IO, Callable, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
 
-from .collectd_config import is_instance_name
-from .config import ConfigError, bridge_options, check_timeout, check_unique_names
+from .bridge_args import check_name_count
+from .collectd_config import instance_name_rule, is_instance_name
+from .config import ConfigError, bridge_options, check_timeout, check_unique_names, redact_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 HOSTS = ("telegraf", "collectd", "prometheus", "dashboard")
@@ -61,11 +63,26 @@ def command_path(executable: str = sys.executable) -> str:
     return str(script) if script.is_file() else "jitsi-metrics"
 
 
+def refuse_credentials(url: str) -> None:
+    """A user name or password in a URL would be written into the configuration, readable there
+    and in ``ps``: the generator refuses it and points to the options that read the secret from a file."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return  # bridge_options names what is wrong with it
+    if "@" in netloc:
+        raise ConfigError(f"--url {redact_url(url)} carries a user name or password, which the printed configuration "
+                          "would expose (and ps too): give the URL without it and add --username with "
+                          "--password-file FILE or --password-env VAR to the printed command "
+                          "(collectd: Username and PasswordFile in the <Bridge> block)")
+
+
 def checked_bridges(urls: Sequence[str], names: Sequence[str]) -> List[Tuple[str, Optional[str]]]:
     if not urls:
         raise ConfigError("give at least one --url")
-    if len(names) > len(urls):
-        raise ConfigError(f"--name given {len(names)} times for {len(urls)} --url; give one name per URL")
+    check_name_count(urls, names)
+    for url in urls:
+        refuse_credentials(url)
     pairs = [(url, names[i] if i < len(names) else None) for i, url in enumerate(urls)]
     check_unique_names([bridge_options(url, name=name) for url, name in pairs])
     return pairs
@@ -122,8 +139,7 @@ def collectd_config(template: str, bridges: Sequence[Tuple[str, Optional[str]]],
     for url, name in bridges:
         name = name if name is not None else bridge_options(url).name
         if not is_instance_name(name):
-            raise ConfigError(f"collectd bridge name {name!r} may only use A-Z a-z 0-9 _ . : @ + , = - "
-                              "(up to 127); give --name")
+            raise ConfigError(f"collectd bridge {instance_name_rule(name)}; give --name")
         label = collectd_string(name)
         quoted_url = collectd_string(url)
         text = re.sub(r'<Bridge "[^"]*">', lambda _m, v=label: f"<Bridge {v}>", block, count=1)  # type: ignore[misc]
