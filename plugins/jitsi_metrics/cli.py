@@ -13,7 +13,7 @@ from . import __version__
 from .bridge_args import add_bridge_arguments, add_connection_arguments, bridges_from_args, connection_options
 from .config import ConfigError, parse_listen
 from .logtext import MAX_LINE, loggable
-from .render import FORMATS, render
+from .render import FORMATS
 
 USAGE_ERROR = 2
 
@@ -33,22 +33,19 @@ def cmd_once(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             print(event.message, file=stderr)
 
     bridges = bridges_from_args(args, os.environ)
+    stamp = time.time() if args.timestamp else None  # one instant for the whole poll, before any fetch
     with Runtime(bridges, named=bool(args.name), concurrency=args.concurrency, report=report) as runtime:
-        stamp = time.time()  # one instant for the whole poll, taken before any fetch
-        results = runtime.poll()
-    for result in results:
+        scrape = runtime.scrape(
+            args.format,
+            timestamp_ms=int(stamp * 1e3) if stamp is not None and args.format == "prometheus" else None,
+            timestamp_ns=int(stamp * 1e9) if stamp is not None and args.format == "influx" else None,
+        )
+    for result in scrape.results:
         if result.error is not None:
             print(loggable(str(result.error), MAX_LINE), file=stderr)
         for warning in result.warnings:
             print(loggable(warning, MAX_LINE), file=stderr)
-    families = runtime.combined(results)
-    if not args.timestamp:
-        text = render(families, args.format)
-    elif args.format == "prometheus":
-        text = render(families, args.format, timestamp_ms=int(stamp * 1e3))
-    else:
-        text = render(families, args.format, timestamp_ns=int(stamp * 1e9))
-    stdout.write(text)
+    stdout.write(scrape.text)
     stdout.flush()
     # Exit 0 even when a bridge is down: Telegraf's inputs.exec throws away the output
     # of a failing command, and jitsi_up 0 is exactly what should reach it.
@@ -149,7 +146,7 @@ def cmd_demo(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                 if number:
                     time.sleep(args.interval)
                     stdout.write("\n")
-                stdout.write(render(runtime.combined(runtime.poll()), args.format))
+                stdout.write(runtime.scrape(args.format).text)
                 stdout.flush()
     finally:
         server.stop()

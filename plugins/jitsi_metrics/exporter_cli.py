@@ -1,8 +1,10 @@
 """Command lines of the Prometheus exporter.
 
 ``jitsi-metrics serve`` takes the shared bridge options; ``prometheus-jitsi-meet-exporter``
-takes exactly the two flags of systemli/prometheus-jitsi-meet-exporter, so an existing
-unit file, Ansible role or container command works unchanged.
+takes the two flags of systemli/prometheus-jitsi-meet-exporter (-videobridge-url,
+-web.listen-address), so an existing unit file or Ansible role works unchanged, plus
+-videobridge-password-file / -videobridge-password-env for a bridge behind basic
+authentication (the user name goes in the URL) and -version.
 """
 from __future__ import annotations
 
