@@ -10,9 +10,9 @@ import json
 import os
 import shutil
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -110,3 +110,13 @@ def bridge_server() -> Iterator["BridgeServer"]:
     """A simulated bridge on 127.0.0.1; set ``.payload`` (bytes) or ``.fault`` to steer it."""
     with serving() as server:
         yield server
+
+
+@pytest.fixture
+def server_of() -> Iterator[Callable[..., "BridgeServer"]]:
+    """Starts simulated bridges with BridgeServer's options (``rest_enabled=False``,
+    ``component="jicofo"``, ...) for one test; all are stopped after it."""
+    from jitsi_metrics.simulate import BridgeServer
+
+    with ExitStack() as stack:
+        yield lambda **kwargs: stack.enter_context(BridgeServer(**kwargs))

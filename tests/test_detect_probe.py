@@ -8,21 +8,6 @@ import pytest
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.detect import JICOFO_STATS, JVB_COLIBRI, JVB_METRICS
 from jitsi_metrics.probe import REFUSED, ProbeError, discover, get
-from jitsi_metrics.simulate import BridgeServer
-
-
-@pytest.fixture
-def server_of():
-    started = []
-
-    def start(**kwargs):
-        server = BridgeServer(**kwargs).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def options(url, **kwargs):

@@ -12,23 +12,8 @@ from jitsi_metrics.config import bridge_options
 from jitsi_metrics.detect import Answer
 from jitsi_metrics.diagnose import CONTAINER_HINT, diagnose, render_report
 from jitsi_metrics.probe import DNS, REFUSED, TIMEOUT, TLS, ProbeError
-from jitsi_metrics.simulate import BridgeServer
 
 OPTIONS = bridge_options("http://127.0.0.1:8080/colibri/stats")
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(**kwargs):
-        server = BridgeServer(**kwargs).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def run_check(*argv):
@@ -43,8 +28,8 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def test_default_config_bridge_is_found_through_metrics(servers):
-    bridge = servers(rest_enabled=False)
+def test_default_config_bridge_is_found_through_metrics(server_of):
+    bridge = server_of(rest_enabled=False)
     code, out, _ = run_check(bridge.base_url)
     assert code == 0
     assert "JVB 2.3.307-gsimulated answered /about/version" in out
@@ -54,15 +39,15 @@ def test_default_config_bridge_is_found_through_metrics(servers):
     assert "--apis" not in out
 
 
-def test_colibri_stats_url_with_rest_off_fails_and_names_the_way_out(servers):
-    bridge = servers(rest_enabled=False)
+def test_colibri_stats_url_with_rest_off_fails_and_names_the_way_out(server_of):
+    bridge = server_of(rest_enabled=False)
     code, out, _ = run_check(bridge.url)
     assert code == 1
     assert f"use {bridge.base_url}/metrics" in out
 
 
-def test_bridge_with_rest_on_uses_colibri_stats(servers):
-    bridge = servers()
+def test_bridge_with_rest_on_uses_colibri_stats(server_of):
+    bridge = server_of()
     code, out, _ = run_check(bridge.base_url, "--format", "json")
     (report,) = json.loads(out)
     assert code == 0 and report["uses"] == "/colibri/stats" and report["component"]["name"] == "JVB"
@@ -72,8 +57,8 @@ def test_bridge_with_rest_on_uses_colibri_stats(servers):
     assert by_path["/stats"]["source"] is None
 
 
-def test_jicofo_and_a_dead_port_together(servers):
-    jicofo = servers(component="jicofo")
+def test_jicofo_and_a_dead_port_together(server_of):
+    jicofo = server_of(component="jicofo")
     dead = f"http://127.0.0.1:{free_port()}"
     code, out, _ = run_check(jicofo.base_url, dead)
     assert code == 1

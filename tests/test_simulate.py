@@ -10,7 +10,6 @@ from jitsi_metrics.catalogue import BY_KEY
 from jitsi_metrics.check import schema_errors
 from jitsi_metrics.detect import JVB_COLIBRI, JVB_METRICS, Answer, classify
 from jitsi_metrics.samples import COUNTER
-from jitsi_metrics.simulate import BridgeServer as _Server
 from jitsi_metrics.simulate import SimulatedBridge
 from jitsi_metrics.simulate_sources import jvb_series, render_metrics
 from jitsi_metrics.sources import map_answer
@@ -80,20 +79,6 @@ def _get(url, accept=None):
             return response.status, response.headers["Content-Type"], response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers["Content-Type"], error.read()
-
-
-@pytest.fixture
-def server_of():
-    started = []
-
-    def start(**kwargs):
-        server = _Server(**kwargs).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.mark.parametrize("accept,ctype", [
