@@ -12,7 +12,8 @@ hostile one together, and the test checks what issue 11 promises:
 - the hostile one is ``jitsi_up 0`` with nothing else (a DOWN mode), or ``jitsi_up 1``
   keeping its valid fields with their values and none of the ones it must lose;
 - the output parses with independent parsers (tests/textformat.py, prometheus_client's
-  parser and promtool for Prometheus text; tests/lineproto.py for line protocol), all
+  parser and promtool for Prometheus text; tests/lineproto.py for line protocol, and the
+  real Telegraf's influx parser for every mode's line protocol at once), all
   samples are ours (``jitsi`` measurement / ``jitsi_`` names, bridge good or hostile),
   no series appears twice;
 - every stderr line is at most MAX_LOG_LINE characters, without control characters;
@@ -576,3 +577,47 @@ def test_validate_says_unreadable_in_one_short_line(mode: str, tmp_path: Path) -
     assert "Traceback" not in err
     lines = [line for line in err.split("\n") if line]
     assert len(lines) == 1 and len(lines[0]) <= MAX_LOG_LINE, lines[:3]
+
+
+def _field_set(text: str, drop_tag: str = "") -> Set[Tuple[Tuple[Tuple[str, str], ...], str, str]]:
+    """(tags, field, value) of every field of some line protocol; values as text of their
+    number, so 5i and 5 compare equal."""
+    found = set()
+    for point in lineproto.parse(text):
+        tags = tuple(sorted((k, v) for k, v in point.tags.items() if k != drop_tag))
+        for field, value in point.fields.items():
+            found.add((tags, field, repr(float(value)) if isinstance(value, (int, float)) else repr(value)))
+    return found
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("frontend", ["once-influx", "telegraf"])
+def test_line_protocol_of_every_mode_reads_the_same_in_the_real_telegraf(
+        frontend: str, hostile_bridge: HostileBridge, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The independent parser for line protocol is Telegraf's own: each mode's output goes
+    # through one inputs.exec (which parses a whole output at once and rejects it whole on
+    # a parse error), tagged with its mode, and Telegraf's output must hold the same fields.
+    telegraf = require_tool("telegraf")
+    runs = {mode: run for mode, run in runs_of(frontend, hostile_bridge, tmp_path_factory).items()
+            if isinstance(run, Run) and run.output.strip()}
+    assert len(runs) > len(MODES) // 2
+    tmp = tmp_path_factory.mktemp(f"telegraf-reads-{frontend}")
+    config = ["[agent]", "  omit_hostname = true", '  precision = "1ns"',
+              "[[outputs.file]]", f"  files = [{json.dumps(str(tmp / 'out.influx'))}]", '  data_format = "influx"']
+    for mode, run in runs.items():
+        (tmp / f"{mode}.influx").write_text(run.output, encoding="utf-8")
+        config += ["[[inputs.exec]]", f"  commands = [{json.dumps('cat ' + str(tmp / f'{mode}.influx'))}]",
+                   '  data_format = "influx"', "  [inputs.exec.tags]", f'    attack_mode = "{mode}"']
+    (tmp / "telegraf.conf").write_text("\n".join(config) + "\n", encoding="utf-8")
+    done = subprocess.run([telegraf, "--config", str(tmp / "telegraf.conf"), "--once"], capture_output=True,
+                          text=True, timeout=120, env=child_env())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert " E! " not in done.stderr, done.stderr[-2000:]
+    read = (tmp / "out.influx").read_text(encoding="utf-8")
+    by_mode: Dict[str, List[str]] = {}
+    for line in read.splitlines():
+        mode = lineproto.parse(line + "\n")[0].tags["attack_mode"]
+        by_mode.setdefault(mode, []).append(line + "\n")
+    assert set(by_mode) == set(runs)
+    for mode, run in runs.items():
+        assert _field_set("".join(by_mode[mode]), drop_tag="attack_mode") == _field_set(run.output), mode
