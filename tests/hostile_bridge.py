@@ -332,7 +332,7 @@ def expected_partial(mode: str) -> Dict[str, object]:
 
 
 if __name__ == "__main__":
-    # python3 hostile_bridge.py MODE TIMEOUT: one fetch of that mode with the package on
+    # python3 hostile_bridge.py TIMEOUT MODE...: one fetch of each mode with the package on
     # sys.path, printed as JSON; tests run it under Debian's /usr/bin/python3 (urllib3 1.26).
     import resource
     import sys
@@ -342,15 +342,18 @@ if __name__ == "__main__":
     from jitsi_metrics.config import bridge_options
     from jitsi_metrics.fetch import BridgeClient, FetchError
 
+    outcomes: Dict[str, Dict[str, object]] = {}
     with HostileBridge() as bridge:
-        started = time.monotonic()
-        outcome: Dict[str, object] = {"error": None}
-        options = bridge_options(bridge.url(sys.argv[1]), name="hostile", timeout=float(sys.argv[2]))
-        with BridgeClient(options) as client:
-            try:
-                client.fetch()
-            except FetchError as error:
-                outcome = {"error": type(error).__name__, "message": str(error)}
-        outcome.update(seconds=time.monotonic() - started, urllib3=urllib3.__version__,
-                       max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(json.dumps(outcome))
+        for mode in sys.argv[2:]:
+            started = time.monotonic()
+            outcome: Dict[str, object] = {"error": None}
+            options = bridge_options(bridge.url(mode), name="hostile", timeout=float(sys.argv[1]))
+            with BridgeClient(options) as client:
+                try:
+                    client.fetch()
+                except FetchError as error:
+                    outcome = {"error": type(error).__name__, "message": str(error)}
+            outcome["seconds"] = time.monotonic() - started
+            outcomes[mode] = outcome
+    print(json.dumps({"urllib3": urllib3.__version__, "modes": outcomes,
+                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
