@@ -214,3 +214,34 @@ def test_name_count_and_collectd_name_messages_match_the_runtime_ones() -> None:
                                        ).children[0])
     rule = "name 'a b' may only use A-Z a-z 0-9 _ . : @ + , = - (up to 127 characters)"
     assert rule in stderr.getvalue() and rule in str(plugin.value)
+
+
+def test_rules_are_the_shipped_file_and_pass_promtool(tmp_path: Path) -> None:
+    promtool = require_tool("promtool")
+    printed = config("rules")
+    assert printed == (REPO / "prometheus" / "rules" / "jitsi.rules.yml").read_text(encoding="utf-8")
+    rules = tmp_path / "jitsi.rules.yml"
+    rules.write_text(printed, encoding="utf-8")
+    out = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_printed_typed_telegraf_config_reads_a_running_serve(bridge_server, tmp_path: Path) -> None:
+    # The typed path: the printed inputs.prometheus block, pointed at a running exporter,
+    # reads the bridge through it in the real Telegraf; its header names the serve command.
+    from jitsi_metrics.config import bridge_options
+    from jitsi_metrics.exporter import Exporter
+
+    telegraf = require_tool("telegraf")
+    with Exporter([bridge_options(bridge_server.url, name="meet1")], named=True) as exporter:
+        address = "%s:%d" % exporter.address
+        printed = config("telegraf", "--snippet", "prometheus-serve", "--url", bridge_server.url, "--name", "meet1",
+                         "--exporter", address)
+        assert f"serve --listen {address} --url {bridge_server.url} --name meet1" in printed
+        conf = tmp_path / "telegraf.conf"
+        conf.write_text("[agent]\n  omit_hostname = true\n" + printed, encoding="utf-8")
+        out = subprocess.run([telegraf, "--config", str(conf), "--test", "--input-filter", "prometheus"],
+                             capture_output=True, text=True, env=child_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "jitsi_up=1" in out.stdout and "bridge=meet1" in out.stdout
+

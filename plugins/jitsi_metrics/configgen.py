@@ -21,12 +21,14 @@ from .collectd_config import instance_name_rule, is_instance_name
 from .config import ConfigError, bridge_options, check_timeout, check_unique_names, redact_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-HOSTS = ("telegraf", "collectd", "prometheus", "dashboard")
+HOSTS = ("telegraf", "collectd", "prometheus", "dashboard", "rules")
 TELEGRAF_SNIPPETS = {
     "execd-prometheus": "jitsi-execd-prometheus.conf",
     "execd-influx": "jitsi-execd-influx.conf",
     "exec-once": "jitsi-exec-once.conf",
+    "prometheus-serve": "jitsi-prometheus-serve.conf",  # scrapes `serve`: no command line of ours
 }
+SERVE_URLS = re.compile(r'^([ \t]*)urls[ \t]*=[ \t]*\[.*\][ \t]*$', re.M)
 # Folders that Debian's /usr/bin/python3 (collectd's embedded Python) searches by itself:
 # a package installed there needs no ModulePath.
 SYSTEM_SITE = re.compile(r"^/usr(/local)?/lib/python3(\.\d+)?/dist-packages$")
@@ -180,15 +182,31 @@ def serve_command(command: str, bridges: Sequence[Tuple[str, Optional[str]]], li
     return shlex.join(argv)
 
 
+def telegraf_serve_config(template: str, exporter: str, serve: str) -> str:
+    """The typed snippet scraping ``exporter``, headed by the ``serve`` command to run there."""
+    if not SERVE_URLS.search(template):
+        raise ConfigError("the Telegraf snippet has no urls line to fill in")
+    urls = SERVE_URLS.sub(lambda m: f"{m.group(1)}urls = [{toml_string(f'http://{exporter}/metrics')}]", template,
+                          count=1)
+    return f"## Run on the host of {exporter}, as a service:\n##   {serve}\n{urls}"
+
+
 def cmd_config(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.host == "dashboard":
         stdout.write(read_shipped("dashboards/jitsi-meet.json"))
+        return 0
+    if args.host == "rules":
+        stdout.write(read_shipped("prometheus/rules/jitsi.rules.yml"))
         return 0
     bridges = checked_bridges(args.url or [], args.name or [])
     if args.timeout is not None:
         args.timeout = f"{check_timeout(args.timeout):g}"
     command = command_path()
-    if args.host == "telegraf":
+    if args.host == "telegraf" and args.snippet == "prometheus-serve":
+        # Telegraf scrapes it on this host: listen on the address the snippet names, not everywhere.
+        template = read_shipped(f"telegraf/{TELEGRAF_SNIPPETS[args.snippet]}")
+        stdout.write(telegraf_serve_config(template, args.exporter, serve_command(command, bridges, args.exporter)))
+    elif args.host == "telegraf":
         extra = ["--timeout", args.timeout] if args.timeout is not None else []
         template = read_shipped(f"telegraf/{TELEGRAF_SNIPPETS[args.snippet]}")
         stdout.write(telegraf_config(template, bridges, command, extra))
@@ -206,11 +224,14 @@ def cmd_config(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> in
 
 def add_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Registers ``config``; ``add(name, help, examples)`` returns its parser."""
-    parser = add("config", "Print a ready configuration for Telegraf, collectd or Prometheus, or the dashboard.", """
+    parser = add("config", "Print a ready configuration for Telegraf, collectd or Prometheus, the dashboard or "
+                           "the alert rules.", """
         jitsi-metrics config telegraf --url http://127.0.0.1:8080/colibri/stats > /etc/telegraf/telegraf.d/jitsi.conf
         jitsi-metrics config collectd --url http://meet1:8080/colibri/stats --name meet1 > jitsi.conf
         jitsi-metrics config prometheus --probe --url http://meet1:8080/colibri/stats --name meet1
+        jitsi-metrics config telegraf --snippet prometheus-serve --url http://127.0.0.1:8080 --exporter 127.0.0.1:9888
         jitsi-metrics config dashboard > jitsi-meet.json
+        jitsi-metrics config rules > /etc/prometheus/jitsi.rules.yml
     """)
     parser.add_argument("host", choices=HOSTS, help="what to configure")
     parser.add_argument("--url", action="append", metavar="URL", help="a bridge's statistics URL; repeat for more")
@@ -221,7 +242,8 @@ def add_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     parser.add_argument("--module-path", metavar="DIR",
                         help="collectd: ModulePath to write ('' for none; default: where this copy is installed)")
     parser.add_argument("--exporter", default="localhost:9888", metavar="HOST:PORT",
-                        help="prometheus: where the exporter listens (default: %(default)s)")
+                        help="prometheus, telegraf --snippet prometheus-serve: where the exporter listens "
+                             "(default: %(default)s)")
     parser.add_argument("--probe", action="store_true", help="prometheus: one target per bridge through /probe")
     parser.set_defaults(func=cmd_config)
 
