@@ -21,8 +21,9 @@ CAPTURES = Path(__file__).resolve().parent / "payloads" / "jvb-2.3-head-local-bu
     ("escaped label value", 'x{a="q\\"uo\\\\te\\nnl"} 1\n', "x", [((("a", 'q"uo\\te\nnl'),), 1.0)]),
     ("scientific notation", "jitsi_jvb_startup_time 1.796266011844E12\n", "startup_time", [((), 1.796266011844e12)]),
     ("timestamp after the value", "x 5 1700000000000\n", "x", [((), 5.0)]),
-    ("OpenMetrics exemplar", 'x_bucket{le="1"} 2 # {trace_id="a"} 1\n', "x_bucket", [((("le", "1"),), 2.0)]),
-    ("positive infinity", 'x{le="+Inf"} +Inf\n', "x", [((("le", "+Inf"),), math.inf)]),
+    ("OpenMetrics exemplar", '# TYPE x histogram\nx_bucket{le="+Inf"} 2 # {trace_id="a"} 1\n', "x_bucket",
+     [((("le", "+Inf"),), 2.0)]),
+    ("positive infinity", 'x{q="+Inf"} +Inf\n', "x", [((("q", "+Inf"),), math.inf)]),
 ])
 def test_parse_text_cases(name, text, series, expected):
     assert parse_text(text, NAMESPACES).series[series] == expected

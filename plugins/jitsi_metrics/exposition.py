@@ -12,24 +12,52 @@ An Exposition maps each series name, namespace removed, to its values:
 
 The ``*_created`` timestamps simpleclient adds to counters and histograms are dropped:
 they say when the series began, which is not a statistic of the bridge.
+
+The text is the bridge's, so it is checked before anything is kept; what fails costs
+that series or family only, recorded in ``Exposition.dropped`` for the mapper to report:
+a series naming one label twice, a repeated series (the first is kept), a label value
+longer than any real one, a histogram without a numeric ``le`` on every bucket or
+without its ``+Inf`` bucket. Labels a renderer or Prometheus gives a meaning of their
+own (``bridge``, ``__*``, ``le`` outside a histogram's buckets) are renamed
+``exported_<name>``, as Prometheus does on a clash.
 """
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Set, Tuple
 
+from .check import MAX_TEXT
 from .samples import Labels
 
 Series = Tuple[Labels, float]
 
 # Longest line the parser accepts; a real JVB's longest is under 300 characters.
 MAX_LINE = 4096
+# Most series one answer may hold. A JVB in a conference serves about 500, Jicofo about
+# 130; a body of 650 000 series took 11 s and 800 MB to map, so past this the answer is
+# refused whole (a cut-off exposition would give half a histogram, numbers not to trust).
+MAX_SERIES = 10_000
+# Label names only we or Prometheus may give a meaning (our bridge label, Prometheus'
+# reserved __ prefix); a component's own label so named is renamed exported_<name>.
+_OURS = "bridge"
+_BUCKET_LABEL = "le"
+# The exposition grammar's numbers: Go's ParseFloat would take more ("1_000", "infinity",
+# hex), but no Prometheus client writes those, and Python's float() takes them too.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Inf|NaN")
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum", "_info", "_gcount", "_gsum")
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
+
+
+class Dropped(NamedTuple):
+    """A series or family left out, e.g. ``Dropped("thread_count", "one series per label set", "a repeat")``."""
+
+    key: str
+    expected: str
+    got: str
 
 
 class ExpositionError(ValueError):
@@ -41,12 +69,20 @@ class ExpositionError(ValueError):
         self.reason = reason
 
 
+class TooManySeries(ValueError):
+    """More than MAX_SERIES series in one answer: no real component sends so many."""
+
+    def __init__(self) -> None:
+        super().__init__(f"more than {MAX_SERIES} series, more than any Jitsi component sends")
+
+
 @dataclass(frozen=True)
 class Exposition:
     """Series by name (namespace removed) and the type the component declared for each family."""
 
     series: Dict[str, List[Series]] = field(default_factory=dict)
     types: Dict[str, str] = field(default_factory=dict)
+    dropped: List[Dropped] = field(default_factory=list)
 
     def value(self, name: str) -> Optional[float]:
         """The value of an unlabelled series, or None when it is absent."""
@@ -90,11 +126,58 @@ def _parse_labels(text: str, start: int, line_number: int) -> Tuple[Labels, int]
         labels.append((name, "".join(chars)))
 
 
+def parse_number(token: str) -> Optional[float]:
+    """A number as the exposition grammar spells it (``1.5e3``, ``+Inf``, ``NaN``), else None."""
+    if _NUMBER.fullmatch(token) is None:
+        return None
+    return float(token)
+
+
 def _parse_value(token: str, line_number: int) -> float:
-    try:
-        return float(token)
-    except ValueError:
+    number = parse_number(token)
+    if number is None:
         raise ExpositionError(line_number, f"value {token[:40]!r} is not a number") from None
+    return number
+
+
+def _own_label(name: str, bucket: bool) -> str:
+    """The label name a component's label gets here: ``exported_<name>`` for one of ours."""
+    if name == _OURS or name.startswith("__") or (name == _BUCKET_LABEL and not bucket):
+        return "exported_" + name
+    return name
+
+
+class _Checked:
+    """What parse_text has kept so far, and what it dropped (one note per name and reason)."""
+
+    def __init__(self) -> None:
+        self.raw: Dict[str, List[Series]] = {}
+        self.seen: Set[Tuple[str, FrozenSet[Tuple[str, str]]]] = set()
+        self.dropped: Dict[Tuple[str, str], Dropped] = {}
+        self.count = 0
+
+    def drop(self, key: str, expected: str, got: str) -> None:
+        self.dropped.setdefault((key, expected), Dropped(key, expected, got))
+
+    def add(self, name: str, labels: Labels, value: float, bucket: bool) -> None:
+        if labels:
+            labels = tuple((_own_label(k, bucket), v) for k, v in labels)
+            names = {k for k, _ in labels}
+            if len(names) != len(labels):
+                self.drop(name, "each label name once", "a label name repeated in one series; series skipped")
+                return
+            if any(len(v) > MAX_TEXT for _, v in labels):
+                self.drop(name, f"label values of at most {MAX_TEXT} characters", "a longer one")
+                return
+        identity = (name, frozenset(labels))
+        if identity in self.seen:
+            self.drop(name, "one value per label set", "a repeated series (the first is kept)")
+            return
+        self.count += 1
+        if self.count > MAX_SERIES:
+            raise TooManySeries()
+        self.seen.add(identity)
+        self.raw.setdefault(name, []).append((labels, value))
 
 
 def _family_of(sample_name: str, families: Mapping[str, str]) -> str:
@@ -110,10 +193,10 @@ def parse_text(text: str, namespaces: Tuple[str, ...] = ()) -> Exposition:
     """Parse 0.0.4 or OpenMetrics text; ``namespaces`` are prefixes to strip, longest first.
 
     Raises ExpositionError on the first malformed line, naming it: a half-read exposition
-    would give numbers users cannot trust.
+    would give numbers users cannot trust; TooManySeries past MAX_SERIES series.
     """
     types: Dict[str, str] = {}
-    raw: Dict[str, List[Series]] = {}
+    checked = _Checked()
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
         if len(line) > MAX_LINE:
@@ -139,8 +222,9 @@ def parse_text(text: str, namespaces: Tuple[str, ...] = ()) -> Exposition:
         tokens = line[rest_at:].split("#", 1)[0].split()
         if not tokens:
             raise ExpositionError(number, f"no value for {name!r}")
-        raw.setdefault(name, []).append((labels, _parse_value(tokens[0], number)))
-    return _finish(raw, types, namespaces)
+        bucket = name.endswith("_bucket") and types.get(name[: -len("_bucket")]) == "histogram"
+        checked.add(name, labels, _parse_value(tokens[0], number), bucket)
+    return _finish(checked.raw, types, namespaces, list(checked.dropped.values()))
 
 
 def _strip(name: str, namespaces: Tuple[str, ...]) -> str:
@@ -150,7 +234,55 @@ def _strip(name: str, namespaces: Tuple[str, ...]) -> str:
     return name
 
 
-def _finish(raw: Dict[str, List[Series]], types: Mapping[str, str], namespaces: Tuple[str, ...]) -> Exposition:
+_HISTOGRAM_EXPECTED = "a histogram: a numeric le on every bucket and a +Inf bucket"
+
+
+def checked_buckets(buckets: List[Series]) -> Tuple[Optional[List[Series]], str]:
+    """A histogram's buckets sorted by ``le`` within each label set, or (None, what is wrong)."""
+    if not buckets:
+        return None, "no buckets"
+    groups: Dict[Labels, int] = {}
+    keyed: List[Tuple[int, float, Series]] = []
+    has_inf: Set[int] = set()
+    for labels, value in buckets:
+        others = tuple(pair for pair in labels if pair[0] != _BUCKET_LABEL)
+        les = [v for k, v in labels if k == _BUCKET_LABEL]
+        bound = parse_number(les[0]) if les else None
+        if bound is None or math.isnan(bound):
+            return None, "a bucket without a numeric le"
+        group = groups.setdefault(others, len(groups))
+        if bound == math.inf:
+            has_inf.add(group)
+        keyed.append((group, bound, (labels, value)))
+    if len(has_inf) != len(groups):
+        return None, "no +Inf bucket"
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return [series for _, _, series in keyed], ""
+
+
+def _check_histograms(raw: Dict[str, List[Series]], types: Mapping[str, str], dropped: List[Dropped]) -> None:
+    """Keeps a histogram family only when it is whole (see checked_buckets); drops it else."""
+    for family, kind in types.items():
+        if kind != "histogram":
+            continue
+        members = [family + s for s in ("", "_bucket", "_sum", "_count", "_created") if family + s in raw]
+        if not members:
+            continue
+        if family in raw:
+            got = "a sample without _bucket, _sum or _count"
+        else:
+            buckets, got = checked_buckets(raw.get(family + "_bucket", []))
+            if buckets is not None:
+                raw[family + "_bucket"] = buckets
+                continue
+        for name in members:
+            del raw[name]
+        dropped.append(Dropped(family, _HISTOGRAM_EXPECTED, got + "; family skipped"))
+
+
+def _finish(raw: Dict[str, List[Series]], types: Mapping[str, str], namespaces: Tuple[str, ...],
+            dropped: List[Dropped]) -> Exposition:
+    _check_histograms(raw, types, dropped)
     series: Dict[str, List[Series]] = {}
     family_types: Dict[str, str] = {}
     for name, values in raw.items():
@@ -162,10 +294,11 @@ def _finish(raw: Dict[str, List[Series]], types: Mapping[str, str], namespaces: 
         short = _strip(name, namespaces)
         series[short] = values
         family_types[short] = types.get(family, "untyped")
-    return Exposition(series, family_types)
+    return Exposition(series, family_types, [d._replace(key=_strip(d.key, namespaces)) for d in dropped])
 
 
-def _json_series(key: str, value: Any, out: Dict[str, List[Series]], types: Dict[str, str]) -> None:
+def _json_series(key: str, value: Any, out: Dict[str, List[Series]], types: Dict[str, str],
+                 dropped: List[Dropped]) -> None:
     kind = type(value)
     if kind is bool:
         out[key] = [((), 1.0 if value else 0.0)]
@@ -178,6 +311,9 @@ def _json_series(key: str, value: Any, out: Dict[str, List[Series]], types: Dict
             out[key] = [((), float(value))]
             types[key] = "gauge"
             return
+        if len(value) > MAX_TEXT:
+            dropped.append(Dropped(key, f"a string of at most {MAX_TEXT} characters", f"{len(value)} characters"))
+            return
         # Info metrics: {"region": "eu-1"} is region_info{region="eu-1"} in the text form.
         out[key + "_info"] = [(((key, value),), 1.0)]
         types[key + "_info"] = "info"
@@ -188,10 +324,15 @@ def _json_series(key: str, value: Any, out: Dict[str, List[Series]], types: Dict
                 continue
             if sub.startswith("bucket_le_"):
                 buckets.append(((("le", sub[len("bucket_le_"):]),), count))
-            elif sub in ("count", "sum"):
-                out[f"{key}_{sub}"] = [((), count)]
+        checked, got = checked_buckets(buckets)
+        if checked is None:
+            dropped.append(Dropped(key, _HISTOGRAM_EXPECTED, got + "; family skipped"))
+            return
+        for sub in ("count", "sum"):
+            if type(value.get(sub)) in (int, float):
+                out[f"{key}_{sub}"] = [((), value[sub])]
                 types[f"{key}_{sub}"] = "histogram"
-        out[key + "_bucket"] = buckets
+        out[key + "_bucket"] = checked
         types[key + "_bucket"] = "histogram"
 
 
@@ -199,9 +340,15 @@ def from_json(payload: Mapping[str, Any]) -> Exposition:
     """The JSON form: ``{"name": value}`` without namespace; histograms are objects."""
     series: Dict[str, List[Series]] = {}
     types: Dict[str, str] = {}
+    dropped: List[Dropped] = []
+    count = 0
     for key, value in payload.items():
-        _json_series(str(key), value, series, types)
-    return Exposition(series, types)
+        # A histogram object is a series per bucket; counted before it is read.
+        count += len(value) if isinstance(value, dict) else 1
+        if count > MAX_SERIES:
+            raise TooManySeries()
+        _json_series(str(key), value, series, types, dropped)
+    return Exposition(series, types, dropped)
 
 
 def merge_labels(ours: Labels, theirs: Labels) -> Labels:
