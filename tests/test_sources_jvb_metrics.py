@@ -146,7 +146,7 @@ def test_catalogue_order_is_kept():
 def test_a_component_label_never_repeats_ours():
     expo = parse_text('jitsi_jvb_new_thing{bridge="x",le="1"} 2.0\n', NAMESPACES)
     (sample,) = map_jvb_metrics(expo, (("bridge", "meet1"),)).samples
-    assert sample.labels == (("bridge", "meet1"), ("exported_bridge", "x"), ("le", "1"))
+    assert sample.labels == (("bridge", "meet1"), ("exported_bridge", "x"), ("exported_le", "1"))
     text_string_to_metric_families(render(as_output([sample]), "prometheus"))  # valid exposition
 
 

@@ -164,7 +164,7 @@ class _Checked:
             labels = tuple((_own_label(k, bucket), v) for k, v in labels)
             names = {k for k, _ in labels}
             if len(names) != len(labels):
-                self.drop(name, "each label name once", "a label name repeated in one series; series skipped")
+                self.drop(name, "each label name once", "a label name repeated in one series")
                 return
             if any(len(v) > MAX_TEXT for _, v in labels):
                 self.drop(name, f"label values of at most {MAX_TEXT} characters", "a longer one")
@@ -277,7 +277,7 @@ def _check_histograms(raw: Dict[str, List[Series]], types: Mapping[str, str], dr
                 continue
         for name in members:
             del raw[name]
-        dropped.append(Dropped(family, _HISTOGRAM_EXPECTED, got + "; family skipped"))
+        dropped.append(Dropped(family, _HISTOGRAM_EXPECTED, got))
 
 
 def _finish(raw: Dict[str, List[Series]], types: Mapping[str, str], namespaces: Tuple[str, ...],
@@ -326,7 +326,7 @@ def _json_series(key: str, value: Any, out: Dict[str, List[Series]], types: Dict
                 buckets.append(((("le", sub[len("bucket_le_"):]),), count))
         checked, got = checked_buckets(buckets)
         if checked is None:
-            dropped.append(Dropped(key, _HISTOGRAM_EXPECTED, got + "; family skipped"))
+            dropped.append(Dropped(key, _HISTOGRAM_EXPECTED, got))
             return
         for sub in ("count", "sum"):
             if type(value.get(sub)) in (int, float):

@@ -11,8 +11,9 @@ from typing import Any, List, Mapping, Optional, Set
 
 from .catalogue import BOOL, STRING, UNKNOWN_HELP
 from .catalogue_jicofo import BY_EXPOSED, DYNAMIC_ROWS, JICOFO_METRICS, JICOFO_PREFIX, JicofoMetric, Path
+from .check import MAX_TEXT
 from .exposition import Exposition, is_integral, merge_labels, series_key
-from .jvb_metrics_map import unknown_samples
+from .jvb_metrics_map import dropped_problems, unknown_samples
 from .samples import Labels, Number
 from .source_result import Point, SourceMapped, SourceProblem
 
@@ -23,6 +24,8 @@ MAX_ACTION = 40
 DOUBLES = frozenset({"conferences_seconds", "endpoint_seconds"})
 NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 _EXPECTED = {BOOL: "a boolean", STRING: "a string"}
+# Strings become label values; bounded as /colibri/stats strings are (check.MAX_TEXT).
+_LONGEST = f"a string of at most {MAX_TEXT} characters"
 
 
 def _describe(value: Any) -> str:
@@ -62,6 +65,9 @@ def _row_from_stats(metric: JicofoMetric, payload: Mapping[str, Any], labels: La
             continue
         key = ".".join(path)
         if metric.kind == STRING:
+            if type(value) is str and len(value) > MAX_TEXT:
+                problems.append(SourceProblem(key, _LONGEST, f"a string of {len(value)} characters"))
+                return []
             if type(value) is str:
                 return [_sample(metric, 1, labels + ((metric.label, value),), f"{metric.exposed}-{value}")]
         elif metric.kind == BOOL:
@@ -91,7 +97,10 @@ def _dynamic_from_stats(payload: Mapping[str, Any], labels: Labels, problems: Li
         for bucket, count in sizes["buckets"].items():
             # p99/p999 upper bounds are estimates (-1 when unknown), not counts of conferences.
             if "_to_" in bucket and type(count) in (int, float):
-                bucket = str(bucket)[:MAX_ACTION]
+                if len(bucket) > MAX_TEXT:
+                    problems.append(SourceProblem("conference_sizes.buckets", _LONGEST,
+                                                  f"a bucket name of {len(bucket)} characters"))
+                    continue
                 out.append(Point(row.name, count, labels + ((row.label, bucket),), row.type, row.help_text,
                                   f"{row.exposed}-{bucket}"))
     elif sizes is not _ABSENT:
@@ -172,7 +181,7 @@ def map_jicofo_metrics(expo: Exposition, labels: Labels = ()) -> SourceMapped:
                               row.help_text, series_key(total, sl)) for sl, v in expo.series[name])
     samples.extend(unknown_samples(expo, used, labels, lambda name: JICOFO_PREFIX + _NOT_NAME.sub("_", name)))
     notes = [] if expo.series else ["Jicofo's /metrics answered without a single metric"]
-    return SourceMapped(samples, [], notes)
+    return SourceMapped(samples, dropped_problems(expo), notes)
 
 
 __all__ = ["UNKNOWN_HELP", "action_name", "map_jicofo_metrics", "map_jicofo_stats"]

@@ -14,7 +14,7 @@ from .catalogue import BOOL, STRING, UNKNOWN_HELP, Metric, unknown_metric_name
 from .catalogue_jvb_metrics import DOUBLES, EQUIVALENT_METRICS, HISTOGRAM, METRICS_ONLY, Equivalent
 from .exposition import Exposition, Series, is_integral, merge_labels, series_key
 from .samples import UNTYPED, Labels, Number
-from .source_result import Point, SourceMapped
+from .source_result import Point, SourceMapped, SourceProblem
 
 NO_METRICS_NOTE = "the /metrics endpoint answered without a single metric; check videobridge.rest.prometheus.enabled"
 
@@ -60,7 +60,8 @@ def _equivalent_samples(eq: Equivalent, metric: Metric, values: List[Series], la
 def histogram_samples(metric: Metric, expo: Exposition, exposed: str, labels: Labels, used: Set[str]) -> List[Point]:
     """``<name>_bucket{le}``, ``_sum`` and ``_count`` of one histogram; [] when absent."""
     buckets = expo.series.get(exposed + "_bucket")
-    if buckets is None:
+    # Only a family declared a histogram has had its buckets checked (exposition.checked_buckets).
+    if buckets is None or expo.types.get(exposed + "_bucket") != HISTOGRAM:
         return []
     out = []
     for suffix in ("_bucket", "_sum", "_count"):
@@ -98,7 +99,12 @@ def map_jvb_metrics(expo: Exposition, labels: Labels = ()) -> SourceMapped:
                               series_key(metric.key, sl)) for sl, v in values)
     samples.extend(unknown_samples(expo, used, labels, unknown_metric_name))
     notes = [] if expo.series else [NO_METRICS_NOTE]
-    return SourceMapped(samples, [], notes)
+    return SourceMapped(samples, dropped_problems(expo), notes)
+
+
+def dropped_problems(expo: Exposition) -> List[SourceProblem]:
+    """What the parser left out, one problem per series name and reason."""
+    return [SourceProblem(d.key, d.expected, d.got) for d in expo.dropped]
 
 
 def unknown_samples(expo: Exposition, used: Set[str], labels: Labels, naming: Callable[[str], str]) -> List[Point]:

@@ -8,7 +8,7 @@ histogram named ``jitsi_conferences_by_size``, each sample carrying its suffix.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, NamedTuple
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Set, Tuple
 
 from .check import MAX_SHOWN, FieldWarning
 from .logtext import loggable
@@ -56,6 +56,30 @@ class SourceMapped(NamedTuple):
     def warnings(self, bridge: str) -> List[str]:
         """One line per dropped value, then one per note about the source as a whole."""
         return [p.message(bridge) for p in self.problems] + [f'Bridge "{bridge}": {note}' for note in self.notes]
+
+
+def first_of_each_series(mapped: SourceMapped) -> SourceMapped:
+    """The first point of each (name, label set); one problem per name that came twice.
+
+    Two values for one series are what Influx would store as ``threads=5i,threads=6i`` and
+    Prometheus rejects: a bridge may repeat a line, and Jicofo's ``session-initiate`` and
+    ``session_initiate`` Jingle actions have one metric name.
+    """
+    seen: Set[Tuple[str, FrozenSet[Tuple[str, str]]]] = set()
+    kept: List[Point] = []
+    repeated: Dict[str, SourceProblem] = {}
+    for point in mapped.samples:
+        identity = (point.name, frozenset(point.labels))
+        if identity in seen:
+            key = point.key.split("-", 1)[0] or point.name
+            repeated.setdefault(point.name, SourceProblem(key, "one value per series",
+                                                          "a second one (the first is kept)"))
+            continue
+        seen.add(identity)
+        kept.append(point)
+    if not repeated:
+        return mapped
+    return SourceMapped(kept, mapped.problems + list(repeated.values()), mapped.notes)
 
 
 def family_name(point: Point) -> str:
