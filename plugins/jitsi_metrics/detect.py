@@ -106,7 +106,7 @@ def parse_about_version(answer: Optional[Answer]) -> Optional[Component]:
         return None
     try:
         data = json.loads(answer.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: json's C parser on deep nesting
         return None
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         return None
@@ -188,7 +188,10 @@ def classify(path: str, answer: Answer, component: Optional[Component] = None) -
                                             "header; ask with Accept: text/plain")
     if status != 200:
         return Verdict(None, SERVER_ERROR, f"HTTP {status}")
-    ok, data = _json(answer.body)
+    try:
+        ok, data = _json(answer.body)
+    except RecursionError:  # json's C parser gives up on deep nesting this way
+        return Verdict(None, UNRECOGNISED, "JSON that nests too deeply to be statistics")
     if ok:
         if isinstance(data, dict):
             return classify_object(path, data, component)

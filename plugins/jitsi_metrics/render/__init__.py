@@ -5,11 +5,32 @@ given, in order, one header per family.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional, Set, Tuple
 
-from ..samples import Family
+from ..samples import Family, Labels
 
 FORMATS = ("prometheus", "influx")
+
+
+def one_of_each_name(labels: Labels) -> Labels:
+    """``labels`` with each name once, its first value kept.
+
+    A backstop: the parser and mappers already keep a bridge's labels apart from ours,
+    but one repeated name makes Prometheus reject the whole scrape (every bridge lost)
+    and Influx store a point no query can read.
+    """
+    if len(labels) < 2:
+        return labels
+    names = {name for name, _ in labels}
+    if len(names) == len(labels):
+        return labels
+    seen: Set[str] = set()
+    kept: List[Tuple[str, str]] = []
+    for name, value in labels:
+        if name not in seen:
+            seen.add(name)
+            kept.append((name, value))
+    return tuple(kept)
 
 
 def render(

@@ -30,6 +30,7 @@ import re
 from typing import Dict, Iterable, List, Optional
 
 from ..samples import Family, Labels, Number
+from . import one_of_each_name
 
 MEASUREMENT = "jitsi"
 FIELD_PREFIX = "jitsi_"
@@ -96,7 +97,7 @@ def render_influx(families: Iterable[Family], timestamp_ns: Optional[int] = None
     measurement = escape_measurement(MEASUREMENT)
     out: List[str] = []
     for labels in sorted(fields_by_tags, key=lambda labels: rank[labels[:1]]):
-        tags = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(labels) if v != "")
+        tags = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(one_of_each_name(labels)) if v != "")
         out.append(f"{measurement}{tags} {','.join(fields_by_tags[labels])}{suffix}")
     if not out:
         return ""

@@ -10,6 +10,7 @@ import re
 from typing import Iterable, List, Optional
 
 from ..samples import Family, Labels, Number
+from . import one_of_each_name
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -42,7 +43,7 @@ def format_value(value: Number) -> str:
 
 
 def _label_set(labels: Labels) -> str:
-    return "{" + ",".join(f'{k}="{escape_label_value(v)}"' for k, v in labels) + "}"
+    return "{" + ",".join(f'{k}="{escape_label_value(v)}"' for k, v in one_of_each_name(labels)) + "}"
 
 
 def render_prometheus(families: Iterable[Family], timestamp_ms: Optional[int] = None, headers: bool = True) -> str:
