@@ -35,8 +35,8 @@ Series = Tuple[Labels, float]
 
 # Longest line the parser accepts; a real JVB's longest is under 300 characters.
 MAX_LINE = 4096
-# Most series one answer may hold. A JVB in a conference serves about 500, Jicofo about
-# 130; a body of 650 000 series took 11 s and 800 MB to map, so past this the answer is
+# Most series one answer may hold. A JVB in a conference serves about 260, Jicofo about
+# 50; a body of 650 000 series took 11 s and 800 MB to map, so past this the answer is
 # refused whole (a cut-off exposition would give half a histogram, numbers not to trust).
 MAX_SERIES = 10_000
 # Label names only we or Prometheus may give a meaning (our bridge label, Prometheus'
