@@ -8,7 +8,7 @@ histogram named ``jitsi_conferences_by_size``, each sample carrying its suffix.
 """
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Set, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Set, Tuple
 
 from .check import MAX_SHOWN, FieldWarning
 from .logtext import loggable
@@ -65,11 +65,12 @@ def first_of_each_series(mapped: SourceMapped) -> SourceMapped:
     Prometheus rejects: a bridge may repeat a line, and Jicofo's ``session-initiate`` and
     ``session_initiate`` Jingle actions have one metric name.
     """
-    seen: Set[Tuple[str, FrozenSet[Tuple[str, str]]]] = set()
+    seen: Set[Tuple[str, object]] = set()
     kept: List[Point] = []
     repeated: Dict[str, SourceProblem] = {}
     for point in mapped.samples:
-        identity = (point.name, frozenset(point.labels))
+        labels = point.labels
+        identity = (point.name, frozenset(labels) if len(labels) > 1 else labels)
         if identity in seen:
             key = point.key.split("-", 1)[0] or point.name
             repeated.setdefault(point.name, SourceProblem(key, "one value per series",
