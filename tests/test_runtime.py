@@ -2,8 +2,10 @@
 concurrency, health events, and threads that end when the runtime does."""
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import tracemalloc
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
@@ -285,3 +287,35 @@ def test_scrape_is_one_poll_combined_and_rendered():
     assert [r.bridge for r in influx.results] == ["b1"]
     assert any(line.startswith("jitsi ") and "conferences=3" in line and line.endswith(" 1700000000123456789")
                for line in influx.text.splitlines()), influx.text
+
+
+def test_failed_polls_keep_no_answer_alive_until_the_cyclic_gc_runs():
+    # A failed poll's error outlives the poll in its PollResult. With its traceback it
+    # held the poll's frames, and through them the bridge's answer (a 60 kB status line,
+    # a body up to the size cap), in a reference cycle that only the cyclic GC's rare full
+    # pass frees: the soak's RSS grew with every hostile answer. Run here with the GC
+    # off, so what a poll leaves behind is counted, whenever the GC would have run.
+    body_size = 256 * 1024
+
+    def fetch(options, timeout):
+        body = bytes(body_size)  # the answer, as a local of the frames the error passes through
+        try:
+            raise ValueError(f"{len(body)} bytes that are not JSON")
+        except ValueError:
+            raise FetchStatusError(options.name, options.url, "HTTP 503", 503) from None
+
+    polls = 40
+    with fake_runtime(1, fetch) as runtime:
+        runtime.poll()  # imports, caches and the health state in place
+        tracemalloc.start()
+        gc.disable()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            results = [runtime.poll()[0] for _ in range(polls)]
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            gc.enable()
+            tracemalloc.stop()
+    assert all(isinstance(r.error, FetchStatusError) for r in results)
+    assert "HTTP 503" in str(results[-1].error)
+    assert grown < polls * body_size // 4, f"{polls} failed polls left {grown} bytes behind"

@@ -128,12 +128,25 @@ def poll_once(client: Any, legacy_names: bool = False, timeout: Optional[float] 
         except (SourceError, ValueError) as exc:  # an answer that cannot be read as its source
             raise FetchError(options.name, options.url, loggable(str(exc))) from None
     except FetchError as error:
-        return PollResult(options.name, meta(False, clock() - start), [], error)
+        return PollResult(options.name, meta(False, clock() - start), [], _detached(error))
     except Exception as exc:  # a bug in fetch or map must cost this bridge only
         reason = loggable(f"unexpected {type(exc).__name__}: {exc}")
         bug = PollBug(options.name, options.url, f"{reason}; a bug in jitsi-meet-metrics, please report it")
         return PollResult(options.name, meta(False, clock() - start), [], bug)
     return PollResult(options.name, meta(True, clock() - start) + families, warnings, None)
+
+
+def _detached(error: FetchError) -> FetchError:
+    """``error`` without its traceback and the exceptions it was raised while handling.
+
+    A PollResult outlives its poll; through them its error would hold the poll's frames
+    and their locals (the response, a body up to the size cap) in a reference cycle
+    (frame -> caller's frame -> result -> error -> traceback) that only the cyclic
+    GC's rare full pass frees. Only ``str(error)`` and ``cause`` are ever used.
+    """
+    error.__traceback__ = None
+    error.__context__ = error.__cause__ = None
+    return error
 
 
 class _Flight:
