@@ -92,7 +92,7 @@ class _Conn:
 class _Workers:
     """At most ``limit`` threads running jobs from one queue; threads start when needed."""
 
-    def __init__(self, limit: int, run: Callable[[Tuple[_Conn, Head, bool]], None]) -> None:
+    def __init__(self, limit: int, run: Callable[[Tuple[_Conn, Head, bool], Callable[[], None]], None]) -> None:
         self._jobs: "SimpleQueue[Optional[Tuple[_Conn, Head, bool]]]" = SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._threads: List[threading.Thread] = []
@@ -113,8 +113,24 @@ class _Workers:
             job = self._jobs.get()
             if job is None:
                 return
-            self._run(job)
-            self._idle.release()
+            self._one(job)
+
+    def _one(self, job: Tuple[_Conn, Head, bool]) -> None:
+        # The job calls ready() once its answer is made, before it sends it: a client that
+        # sends its next request at once then finds this thread counted idle, instead of
+        # making submit() start another thread.
+        done = False
+
+        def ready() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self._idle.release()
+
+        try:
+            self._run(job, ready)
+        finally:
+            ready()
 
     def shutdown(self) -> None:
         for _ in self._threads:
@@ -467,10 +483,11 @@ class HttpServer:
                                           self.server_name), True
         return data, close
 
-    def _work(self, job: Tuple[_Conn, Head, bool]) -> None:
+    def _work(self, job: Tuple[_Conn, Head, bool], ready: Callable[[], None]) -> None:
         """In a worker thread: answer, send what the socket takes, hand the rest back."""
         conn, head, close = job
         data, close = self._answer(head, close)
+        ready()
         try:
             sent = conn.sock.send(data)
         except (BlockingIOError, InterruptedError):
