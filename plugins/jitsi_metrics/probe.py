@@ -10,6 +10,7 @@ and it stops when that is spent. Every judgement is detect.py's.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from typing import List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
@@ -59,6 +60,9 @@ def _kind(error: FetchError) -> str:
     return REFUSED if "refused" in text.lower() else OTHER
 
 
+_WITHIN = re.compile(r" within [0-9.e+-]+ s \(timeout\)$")
+
+
 def _reason(error: FetchError) -> str:
     text = error.reason
     for prefix in ("cannot connect: ",):
@@ -87,8 +91,8 @@ def get(url: str, options: BridgeOptions, deadline: Optional[float] = None) -> A
     except FetchError as error:
         kind = _kind(error)
         reason = _reason(error)
-        if kind == TIMEOUT:  # say what it was waiting for
-            reason = f"{urlsplit(url).path or '/'}: {reason}"
+        if kind == TIMEOUT:  # what it was waiting for; the caller says how long
+            reason = f"{urlsplit(url).path or '/'}: {_WITHIN.sub('', reason)}"
         raise ProbeError(kind, reason) from None
     finally:
         client.close()

@@ -207,8 +207,8 @@ class SourceClient:
         except probe.ProbeError as exc:
             if exc.kind == probe.TIMEOUT:
                 raise FetchTimeout(self.options.name, self.options.url,
-                                   loggable(f"discovery not done within {self._seconds:g} s, waiting for "
-                                            f"{exc.reason}")) from None
+                                   loggable(f"discovery not done within {_secs(self._seconds)} s, waiting for "
+                                            f"{exc.reason} (timeout)")) from None
             raise FetchConnectionError(self.options.name, self.options.url,
                                        loggable(f"cannot connect: {exc.reason}")) from None
         self._component = found.component
@@ -247,7 +247,7 @@ class SourceClient:
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise FetchTimeout(self.options.name, self.options.url,
-                               f"no time was left for {loggable(what, 80)} within {self._seconds:g} s (timeout)")
+                               f"no time was left for {loggable(what, 80)} within {_secs(self._seconds)} s (timeout)")
         return left
 
     def _origin(self) -> str:
@@ -259,6 +259,12 @@ class SourceClient:
 
     def _endpoint_path(self) -> str:
         return urlsplit(self._endpoint_url()).path
+
+
+def _secs(seconds: float) -> str:
+    """A budget for a log line: the runtime hands a poll the time left of its timeout, a
+    hair under the configured figure the user knows."""
+    return f"{round(seconds, 2):g}"
 
 
 __all__ = ["FetchNoSource", "Fetched", "SourceClient", "expected_source"]
