@@ -128,9 +128,15 @@ def _page(status: str, body: bytes, ctype: str = "text/html") -> bytes:
 
 
 class HostileBridge:
-    """Serves every mode of MODES on 127.0.0.1 (an ephemeral port) until ``stop()``."""
+    """Serves every mode of MODES on 127.0.0.1 (an ephemeral port) until ``stop()``.
 
-    def __init__(self) -> None:
+    ``every_path``: a mode this server answers on every path instead, so that its
+    ``base_url`` (no path) is hostile to discovery's every request (/about/version,
+    /colibri/stats, /metrics, /stats).
+    """
+
+    def __init__(self, every_path: Optional[str] = None) -> None:
+        self.every_path = every_path
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -155,6 +161,10 @@ class HostileBridge:
     @property
     def port(self) -> int:
         return int(self._listener.getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def url(self, mode: str, run: str = "") -> str:
         """The URL of ``mode``; ``run`` (a query string) tells apart the requests of
@@ -214,7 +224,7 @@ class HostileBridge:
             if len(parts) < 2:
                 return
             path = parts[1].decode("latin-1")
-            mode = path.split("?")[0].strip("/").split("/")[0]
+            mode = self.every_path or path.split("?")[0].strip("/").split("/")[0]
             with self._lock:
                 self.request_heads.setdefault(mode, []).append(head)
                 self.requests[mode] = self.requests.get(mode, 0) + 1

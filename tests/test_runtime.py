@@ -319,3 +319,62 @@ def test_failed_polls_keep_no_answer_alive_until_the_cyclic_gc_runs():
     assert all(isinstance(r.error, FetchStatusError) for r in results)
     assert "HTTP 503" in str(results[-1].error)
     assert grown < polls * body_size // 4, f"{polls} failed polls left {grown} bytes behind"
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_poll_that_overruns_its_deadline_is_not_waited_for(count):
+    # A client that ignores its timeout (a bug, or a socket read nothing cuts) used to hold
+    # poll() for as long as it hung: [f.result() for f in futures] waited without bound.
+    release = threading.Event()
+    finished: List[str] = []
+
+    def stuck(options, timeout):
+        if options.name == "b0":
+            release.wait(30)
+            finished.append(options.name)
+        return {"conferences": 3}
+
+    recorder = Recorder()
+    with fake_runtime(count, stuck, report=recorder) as runtime:
+        start = time.monotonic()
+        results = runtime.poll(cap=0.5)
+        elapsed = time.monotonic() - start
+        assert elapsed < 0.5 + runtime_module.FOLLOWER_GRACE + 0.5, f"poll() took {elapsed:.2f} s"
+        assert results[0].error is not None and results[0].error.cause == "timeout"
+        assert results[0].families[0].samples[0].value == 0  # jitsi_up 0
+        assert all(r.up for r in results[1:])
+        errors = [(b, e) for b, e in recorder.events if e.level == ERROR]
+        assert [b for b, _ in errors] == ["b0"] and "0.5 s" in errors[0][1].message
+        release.set()
+        wait_until(lambda: finished, what="the stuck poll to end")
+        # Its late answer is dropped (no health news for a poll nobody waited for); the
+        # next poll is a new one, and it answers.
+        wait_until(lambda: runtime.poll_bridge(0).up, what="a new poll of b0 to answer")
+    assert [e.level for b, e in recorder.events if b == "b0"].count(ERROR) == 1
+
+
+def test_poll_threads_do_not_hold_up_the_exit_of_the_process(tmp_path):
+    # concurrent.futures joins its workers at exit: a poll stuck in a bridge kept a
+    # stopped front end alive. The runtime's workers are daemons.
+    import subprocess
+    import sys
+
+    script = tmp_path / "stuck.py"
+    script.write_text(
+        "import threading\n"
+        "from jitsi_metrics.config import bridge_options\n"
+        "from jitsi_metrics.runtime import Runtime\n"
+        "class Stuck:\n"
+        "    def __init__(self, options):\n"
+        "        self.options = options\n"
+        "    def fetch(self, timeout=None):\n"
+        "        threading.Event().wait(30)\n"
+        "    def close(self):\n"
+        "        pass\n"
+        "bridges = [bridge_options(f'http://b{i}.example/colibri/stats', timeout=0.2) for i in range(2)]\n"
+        "results = Runtime(bridges, client_factory=Stuck).poll()\n"
+        "print(' '.join(r.error.cause for r in results))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["timeout", "timeout"]

@@ -8,8 +8,10 @@ writes the same reports for scripts. Exit 0 when every URL gives metrics, 1 othe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import time
 from typing import IO, Any, Callable, Dict, List, NamedTuple, Optional
 from urllib.parse import urlsplit
 
@@ -72,8 +74,8 @@ def _failure_advice(kind: str, reason: str, url: str, options: BridgeOptions) ->
         text = (f"TLS failed ({reason}): give --ca-file with the CA that signed the certificate, or use http:// "
                 "on the private port (JVB :8080 and Jicofo :8888 speak plain HTTP)")
     elif kind == TIMEOUT:
-        text = (f"no answer within {options.timeout:g} s: a firewall dropping packets or a wrong host; JVB and "
-                "Jicofo listen on 127.0.0.1 only by default")
+        text = (f"no answer within {options.timeout:g} s ({reason}): a firewall dropping packets, a wrong host, or "
+                "a server too slow to answer in time; JVB and Jicofo listen on 127.0.0.1 only by default")
     elif kind == REFUSED:
         text = "connection refused: nothing listens there; is the component running, and on this port?"
     elif kind == DNS:
@@ -98,20 +100,33 @@ def _metric_count(names: List[str], types: List[str]) -> int:
 
 
 def diagnose(url: str, options: BridgeOptions, fetch: Callable[[str, BridgeOptions], Any] = get) -> UrlReport:
-    """Ask everything at ``url``'s host; the path of ``url`` (if any) is reported first."""
+    """Ask everything at ``url``'s host; the path of ``url`` (if any) is reported first.
+
+    All the requests of one URL share one deadline, ``options.timeout`` from now (a bridge
+    that trickles or hangs costs one timeout, not one per path); the paths not asked once
+    it is spent say so.
+    """
+    deadline = time.monotonic() + options.timeout
+
+    def ask(target: str) -> Any:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ProbeError(TIMEOUT, f"no time was left to ask {urlsplit(target).path}")
+        return fetch(target, dataclasses.replace(options, timeout=left))
+
     parts = urlsplit(url)
     base = f"{parts.scheme}://{parts.netloc}"
     given = "" if is_base_url(parts.path) else parts.path
     paths = [given] + [p for p in BASE_PATHS if p != given] if given else list(BASE_PATHS)
     component: Optional[Component] = None
     try:
-        component = parse_about_version(fetch(base + VERSION_PATH, options))
+        component = parse_about_version(ask(base + VERSION_PATH))
     except ProbeError as exc:
         return UrlReport(url, False, _failure_advice(exc.kind, exc.reason, url, options), None, [], None)
     reports: List[PathReport] = []
     for path in paths:
         try:
-            answer = fetch(base + path, options)
+            answer = ask(base + path)
         except ProbeError as exc:
             reports.append(PathReport(path, None, 0, 0, _failure_advice(exc.kind, exc.reason, url, options)))
             continue

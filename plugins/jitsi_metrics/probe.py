@@ -1,16 +1,19 @@
 """Asking a Jitsi component what it serves: the I/O half of detection.
 
-``get(url, options)`` returns an ``Answer`` or raises ``ProbeError`` whose ``kind`` says
-how it failed (timeout, TLS, refused, DNS, other). ``discover(url, options)`` asks
+``get(url, options, deadline)`` returns an ``Answer`` or raises ``ProbeError`` whose ``kind``
+says how it failed (timeout, TLS, refused, DNS, other); it asks through fetch.BridgeClient, so
+one total deadline bounds connect, headers and body. ``discover(url, options)`` asks
 /about/version and then, for a base URL, each of detect.BASE_PATHS until the best source
-answers; for a full URL only that path. Every judgement is detect.py's.
+answers; for a full URL only that path. All of one discovery's requests share one deadline
+and it stops when that is spent. Every judgement is detect.py's.
 """
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Tuple, Union
+import dataclasses
+import re
+import time
+from typing import List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
-
-import requests
 
 from .config import BridgeOptions
 from .detect import (
@@ -25,6 +28,7 @@ from .detect import (
     is_base_url,
     parse_about_version,
 )
+from .fetch import BridgeClient, FetchConnectionError, FetchError, FetchTimeout, FetchTooLarge
 from .sources import accept_header
 
 TIMEOUT = "timeout"
@@ -41,48 +45,58 @@ class ProbeError(Exception):
         self.reason = reason
 
 
-def _kind(exc: requests.RequestException) -> str:
-    text = str(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return TLS
-    if isinstance(exc, requests.exceptions.Timeout):
+def _kind(error: FetchError) -> str:
+    """The ProbeError kind of what BridgeClient raised (its reason keeps the root cause's text)."""
+    if isinstance(error, FetchTimeout):
         return TIMEOUT
-    if "Name or service not known" in text or "getaddrinfo" in text or "nodename nor servname" in text:
+    if not isinstance(error, FetchConnectionError):
+        return OTHER
+    text = error.reason
+    if "SSL" in text or "certificate" in text.lower() or "TLS" in text:
+        return TLS
+    if ("Name or service not known" in text or "getaddrinfo" in text or "nodename nor servname" in text
+            or "name resolution" in text):
         return DNS
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return REFUSED if "refused" in text.lower() else OTHER
-    return OTHER
+    return REFUSED if "refused" in text.lower() else OTHER
 
 
-def _root(exc: BaseException) -> str:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    text = str(exc) or type(exc).__name__
+_WITHIN = re.compile(r" within [0-9.e+-]+ s \(timeout\)$")
+
+
+def _reason(error: FetchError) -> str:
+    text = error.reason
+    for prefix in ("cannot connect: ",):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
     return text if len(text) <= 160 else text[:160] + "…"
 
 
-def get(url: str, options: BridgeOptions, session: Optional[requests.Session] = None) -> Answer:
-    """One GET with the right Accept header, the body bounded by options.max_bytes."""
-    headers = {"Accept": accept_header(urlsplit(url).path)}
-    if options.token:
-        headers["Authorization"] = f"Bearer {options.token}"
-    auth = (options.username, options.password or "") if options.username else None
-    verify: Union[str, bool] = options.ca_file if options.ca_file else options.verify_tls
-    http = session or requests
+def get(url: str, options: BridgeOptions, deadline: Optional[float] = None) -> Answer:
+    """One GET with the right Accept header, the body bounded by options.max_bytes.
+
+    Connect, headers and body together end by ``deadline`` (time.monotonic()), by default
+    ``options.timeout`` from now: BridgeClient's watchdog cuts a bridge that trickles, which
+    requests' per-read timeout would not.
+    """
+    if deadline is None:
+        deadline = time.monotonic() + options.timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ProbeError(TIMEOUT, f"{urlsplit(url).path or '/'}: no time was left to ask it (timeout)")
+    client = BridgeClient(dataclasses.replace(options, url=url), accept=accept_header(urlsplit(url).path))
     try:
-        response = http.get(url, headers=headers, auth=auth, verify=verify, timeout=options.timeout, stream=True,
-                            allow_redirects=False)
-        try:
-            body = b""
-            for chunk in response.iter_content(65536):
-                body += chunk
-                if len(body) > options.max_bytes:
-                    raise ProbeError(OTHER, f"the answer is larger than {options.max_bytes} bytes")
-        finally:
-            response.close()
-    except requests.RequestException as exc:
-        raise ProbeError(_kind(exc), _root(exc)) from None
-    return Answer(response.status_code, response.headers.get("Content-Type", ""), body)
+        answer, _ = client.fetch_answer(left)
+    except FetchTooLarge:
+        raise ProbeError(OTHER, f"the answer is larger than {options.max_bytes} bytes") from None
+    except FetchError as error:
+        kind = _kind(error)
+        reason = _reason(error)
+        if kind == TIMEOUT:  # what it was waiting for; the caller says how long
+            reason = f"{urlsplit(url).path or '/'}: {_WITHIN.sub('', reason)}"
+        raise ProbeError(kind, reason) from None
+    finally:
+        client.close()
+    return answer
 
 
 def with_path(url: str, path: str) -> str:
@@ -114,24 +128,30 @@ class Discovery(NamedTuple):
                                                                        for p in self.probed)
 
 
-def discover(url: str, options: BridgeOptions, session: Optional[requests.Session] = None) -> Discovery:
-    """What ``url`` serves. Raises ProbeError only when nothing at that host answers."""
+def discover(url: str, options: BridgeOptions, deadline: Optional[float] = None) -> Discovery:
+    """What ``url`` serves. Raises ProbeError only when nothing at that host answers, or
+    when the one ``deadline`` (by default ``options.timeout`` from now) every request of
+    the discovery shares is spent before a source answered (kind TIMEOUT)."""
+    if deadline is None:
+        deadline = time.monotonic() + options.timeout
     parts = urlsplit(url)
     base = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
     component: Optional[Component] = None
     version_error: Optional[ProbeError] = None
     try:
-        component = parse_about_version(get(base + VERSION_PATH, options, session))
+        component = parse_about_version(get(base + VERSION_PATH, options, deadline))
     except ProbeError as exc:
+        if exc.kind == TIMEOUT:
+            raise  # the whole budget is spent: asking further would only overrun it
         version_error = exc
     paths: Tuple[str, ...] = BASE_PATHS if is_base_url(parts.path) else (parts.path,)
     probed: List[Probed] = []
     for path in paths:
         target = base + path if is_base_url(parts.path) else url
         try:
-            answer = get(target, options, session)
-        except ProbeError:
-            if version_error is not None or len(paths) == 1:
+            answer = get(target, options, deadline)
+        except ProbeError as exc:
+            if exc.kind == TIMEOUT or version_error is not None or len(paths) == 1:
                 raise
             continue
         verdict = classify(path, answer, component)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .config import DEFAULT_CONCURRENCY, BridgeOptions
@@ -35,9 +34,11 @@ from .samples import Family, Labels, merge_families
 from .source_client import Fetched, SourceClient
 from .source_result import as_output, points
 from .sources import SourceError, map_answer, map_object
+from .workers import DaemonPool
 
 BRIDGE_LABEL = "bridge"
-# A follower waits this much past its own deadline for the poll it shares.
+# A caller waits this much past its own deadline for the poll it leads or shares; a poll
+# not done by then is timed out for that caller and its late result dropped.
 FOLLOWER_GRACE = 0.25
 
 Report = Callable[[str, Event], None]
@@ -152,13 +153,15 @@ def _detached(error: FetchError) -> FetchError:
 class _Flight:
     """One poll of one bridge in progress, which other callers may wait for."""
 
-    __slots__ = ("deadline", "done", "followers", "result")
+    __slots__ = ("abandoned", "deadline", "done", "followers", "result", "timeout")
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, timeout: float) -> None:
         self.deadline = deadline
+        self.timeout = timeout  # the seconds the leading caller gave it, for messages
         self.done = threading.Event()
         self.followers = 0
         self.result: Optional[PollResult] = None
+        self.abandoned = False  # a caller gave up on it: its result, when it comes, is dropped
 
 
 def _ignore(bridge: str, event: Event) -> None:
@@ -181,7 +184,7 @@ class Runtime:
         self._health = [BridgeHealth(b.name) for b in self.bridges]
         self._lock = threading.Lock()
         self._flights: Dict[int, _Flight] = {}
-        self._executor: Optional[ThreadPoolExecutor] = None
+        self._executor: Optional[DaemonPool] = None
         self._closed = False
         self._clients: List[Any] = []
         try:
@@ -201,57 +204,79 @@ class Runtime:
 
         ``cap`` shortens each bridge's configured timeout (the exporter's scrape budget).
         Every bridge's time starts now, not when a worker is free for it: a bridge still
-        waiting for a worker when its time is up is timed out at once, so a cycle lasts at
-        most the longest timeout however many bridges hang.
+        waiting for a worker when its time is up is timed out at once, and no bridge is
+        waited for longer than its timeout plus FOLLOWER_GRACE, so a cycle lasts at most
+        the longest timeout (and the grace) however many bridges hang, and however they hang.
         """
         if indexes is None:
             indexes = range(len(self.bridges))
         start = time.monotonic()
-        budgets = [(i, self._timeout(i, cap)) for i in indexes]
-        executor = self._pool() if len(budgets) > 1 else None
-        if executor is None:  # one bridge, or closed: no new threads; a closed runtime's clients fail fast
-            return [self._poll_until(i, start + t, t) for i, t in budgets]
-        futures = [executor.submit(self._poll_until, i, start + t, t) for i, t in budgets]
-        return [f.result() for f in futures]
+        budgets = [(i, start + t, t) for i, t in ((i, self._timeout(i, cap)) for i in indexes)]
+        joined = [self._join(i, deadline, t) for i, deadline, t in budgets]  # all started before any is waited for
+        return [self._finish(i, deadline, t, *flight) for (i, deadline, t), flight in zip(budgets, joined)]
 
     def poll_bridge(self, index: int, cap: Optional[float] = None) -> PollResult:
         """One bridge, shared with any caller already polling it."""
-        timeout = self._timeout(index, cap)
-        return self._poll_until(index, time.monotonic() + timeout, timeout)
+        return self.poll(cap, (index,))[0]
 
     def _timeout(self, index: int, cap: Optional[float]) -> float:
         configured = self.bridges[index].timeout
         return configured if cap is None else min(configured, cap)
 
-    def _poll_until(self, index: int, deadline: float, timeout: float) -> PollResult:
-        """Bridge ``index`` polled by ``deadline`` (``timeout`` seconds after the caller asked).
+    def _join(self, index: int, deadline: float, timeout: float) -> Tuple[Optional[_Flight], bool]:
+        """(the poll of bridge ``index`` this caller waits for, whether it leads it): the
+        poll in flight, or one started now on a worker; (None, False) when one is in
+        flight and this caller has no time left to wait for it."""
+        with self._lock:
+            flight = self._flights.get(index)
+            if flight is not None:
+                if deadline <= time.monotonic():
+                    return None, False
+                flight.followers += 1
+                return flight, False
+            flight = self._flights[index] = _Flight(deadline, timeout)
+        pool = self._pool()
+        try:
+            if pool is not None:
+                pool.submit(self._lead, index, flight)
+                return flight, True
+        except RuntimeError:  # closed meanwhile
+            pass
+        self._lead(index, flight)  # closed: the clients fail fast, no thread needed
+        return flight, True
 
-        A caller that joins a poll in flight never inherits a shorter deadline than its
-        own: if that poll timed out before this caller's deadline, it polls again with
-        the time it has left.
+    def _finish(self, index: int, deadline: float, timeout: float, flight: Optional[_Flight],
+                leads: bool) -> PollResult:
+        """The result of ``flight`` for a caller whose time ends at ``deadline``
+        (``timeout`` seconds after it asked).
+
+        A caller that joined a poll in flight never inherits a shorter deadline than its
+        own: if that poll timed out before this caller's deadline, it polls again with the
+        time it has left. A poll not done by the deadline plus FOLLOWER_GRACE is timed out
+        for this caller; the first caller to give up on it reports that, and the poll's
+        own result is dropped when it comes.
         """
         while True:
-            left = deadline - time.monotonic()
-            with self._lock:
-                flight = self._flights.get(index)
-                leader = flight is None
-                if flight is None:
-                    flight = self._flights[index] = _Flight(deadline)
-                elif left > 0:
-                    flight.followers += 1
-            if leader:
-                return self._lead(index, flight, left, timeout)
-            if left <= 0:  # no time to wait; the poll's leader reports how it ends
+            if flight is None:  # no time to wait; the poll's leader reports how it ends
                 return self._timed_out(index, timeout, "no time was left to wait for the poll in flight")
             finished = flight.done.wait(max(deadline - time.monotonic(), 0.0) + FOLLOWER_GRACE)
             with self._lock:
-                flight.followers -= 1
-            result = flight.result
+                if not leads:
+                    flight.followers -= 1
+                result = flight.result
+                report = result is None and not flight.abandoned
+                if result is None:
+                    flight.abandoned = True
             if not finished or result is None:
-                return self._timed_out(index, timeout, "the poll in flight did not finish")
+                what = "no complete answer" if leads else "the poll in flight did not finish"
+                missed = self._timed_out(index, timeout, what)
+                if report:
+                    self._report_health(index, missed)
+                return missed
             shorter = flight.deadline < deadline - 0.001 and isinstance(result.error, FetchTimeout)
             if not (shorter and deadline - time.monotonic() > 0.001):
                 return result
+            flight, leads = self._join(index, deadline, timeout)
 
     def scrape(self, fmt: str = "prometheus", cap: Optional[float] = None, indexes: Optional[Sequence[int]] = None,
                labels: Optional[Sequence[Labels]] = None, timestamp_ns: Optional[int] = None,
@@ -281,7 +306,7 @@ class Runtime:
             self._closed = True
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown()
         for client in self._clients:
             client.close()
 
@@ -291,41 +316,53 @@ class Runtime:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _pool(self) -> Optional[ThreadPoolExecutor]:
-        """The worker pool, created at the first poll of several bridges (a single bridge
-        needs no threads); None once closed, checked under the lock close() takes."""
+    def _pool(self) -> Optional[DaemonPool]:
+        """The worker pool (daemon threads: a poll stuck in a bridge never holds up the
+        process's exit), created at the first poll; None once closed, checked under the
+        lock close() takes."""
         with self._lock:
             if self._closed:
                 return None
             if self._executor is None:
                 workers = min(self.concurrency, len(self.bridges))
-                self._executor = ThreadPoolExecutor(workers, thread_name_prefix="jitsi-poll")
+                self._executor = DaemonPool(workers, "jitsi-poll")
             return self._executor
 
-    def _lead(self, index: int, flight: _Flight, left: float, timeout: float) -> PollResult:
-        """Poll bridge ``index`` with ``left`` seconds (of its ``timeout``) and report the
-        health news; with no time left it is timed out at once, reported like any timeout."""
+    def _lead(self, index: int, flight: _Flight) -> None:
+        """Poll bridge ``index`` with the time left before ``flight.deadline`` and report the
+        health news, unless a caller gave up on it meanwhile (then it reported the timeout);
+        with no time left (it waited for a worker) it is timed out at once."""
+        bridge = self.bridges[index]
         try:
             client = self._clients[index]
+            left = flight.deadline - time.monotonic()
             if left > 0:
                 result = poll_once(client, self.legacy_names, left)
             else:
-                result = self._timed_out(index, timeout, "no time was left to poll it")
-            flight.result = result
+                result = self._timed_out(index, flight.timeout, "no time was left to poll it")
+            with self._lock:
+                dropped = flight.abandoned
+                if not dropped:
+                    flight.result = result
             # News of the client itself, once: which endpoint a base URL was found to serve.
             for line in getattr(client, "take_news", list)():
                 self._report(result.bridge, Event(NOTICE, loggable(line, MAX_LINE)))
-            for event in self._health[index].update(result.error, result.warnings):
-                self._report(result.bridge, event)
-        except Exception as exc:  # a bug in reporting: say so, never leave followers waiting
-            bridge = self.bridges[index]
+            if not dropped:
+                self._report_health(index, result)
+        except Exception as exc:  # a bug in reporting: say so, never leave callers waiting
             error = PollBug(bridge.name, bridge.url, loggable(f"unexpected {type(exc).__name__}: {exc}"))
-            flight.result = result = PollResult(bridge.name, meta(False, 0.0), [], error)
+            with self._lock:
+                if flight.result is None and not flight.abandoned:
+                    flight.result = PollResult(bridge.name, meta(False, 0.0), [], error)
         finally:
             with self._lock:
-                self._flights.pop(index, None)
+                if self._flights.get(index) is flight:
+                    del self._flights[index]
             flight.done.set()
-        return result
+
+    def _report_health(self, index: int, result: PollResult) -> None:
+        for event in self._health[index].update(result.error, result.warnings):
+            self._report(result.bridge, event)
 
     def _timed_out(self, index: int, seconds: float, what: str) -> PollResult:
         bridge = self.bridges[index]

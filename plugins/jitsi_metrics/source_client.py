@@ -20,6 +20,7 @@ detect.classify gives for it.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
 from urllib.parse import urlsplit
 
@@ -77,7 +78,8 @@ def expected_source(path: str) -> Optional[str]:
 
 
 ClientFactory = Callable[..., Any]
-Discover = Callable[[str, BridgeOptions], probe.Discovery]
+# (url, options, deadline): probe.discover's signature.
+Discover = Callable[[str, BridgeOptions, float], probe.Discovery]
 
 
 class SourceClient:
@@ -97,18 +99,25 @@ class SourceClient:
         self._asked_version = False
         self._news: List[str] = []
         self._closed = False
+        self._deadline = 0.0  # of the poll in progress (time.monotonic())
+        self._seconds = options.timeout  # that poll's whole budget, for messages
         if not self.base:
             self._client = client_factory(options, accept=accept_header(self._path))
 
     # -- the runtime's interface ------------------------------------------------------
 
     def fetch(self, timeout: Optional[float] = None) -> Union[Payload, Fetched]:
+        """One poll; ``timeout`` (default: the configured one) is the TOTAL of all its
+        requests: discovery, /about/version, the endpoint and /metrics beside it share one
+        deadline, and the poll stops with a FetchTimeout once it is spent."""
         if self._closed:
             raise FetchConnectionError(self.options.name, self.options.url, "closed: this front end is stopping")
+        self._seconds = self.options.timeout if timeout is None else timeout
+        self._deadline = time.monotonic() + self._seconds
         if self._client is None:
-            self._discover(timeout)
+            self._discover()
         try:
-            return self._read(timeout)
+            return self._read()
         except FetchError:
             if self.base:
                 self._forget()  # discover again at the next poll
@@ -129,11 +138,11 @@ class SourceClient:
 
     # -- reading -----------------------------------------------------------------------
 
-    def _read(self, timeout: Optional[float]) -> Union[Payload, Fetched]:
+    def _read(self) -> Union[Payload, Fetched]:
         source = self.source
         if source == JVB_COLIBRI:
-            return self._read_colibri(timeout)
-        answer, reason = self._client.fetch_answer(timeout)
+            return self._read_colibri()
+        answer, reason = self._client.fetch_answer(self._left("the answer of " + self._endpoint_path()))
         if not 200 <= answer.status < 300:
             raise self._refused(answer, reason)
         verdict = classify(self._endpoint_path(), answer, self._component)
@@ -142,13 +151,13 @@ class SourceClient:
         wanted = source or (verdict.source if verdict.source in METRICS_SOURCES else JVB_METRICS)
         return Fetched(verdict.source, answer, note=mismatch(wanted, verdict))
 
-    def _read_colibri(self, timeout: Optional[float]) -> Union[Payload, Fetched]:
+    def _read_colibri(self) -> Union[Payload, Fetched]:
         try:
-            payload: Payload = self._client.fetch(timeout)
+            payload: Payload = self._client.fetch(self._left("the answer of " + self._endpoint_path()))
         except FetchStatusError as error:
             if error.status == 404:
                 # A JVB with its REST API off, the default: say so, and that /metrics works.
-                verdict = classify(self._endpoint_path(), Answer(404, "", b""), self._version(timeout))
+                verdict = classify(self._endpoint_path(), Answer(404, "", b""), self._version())
                 raise FetchStatusError(error.bridge, error.url, loggable(verdict.message), 404) from None
             raise
         verdict = classify_object(self._endpoint_path(), payload, None)
@@ -159,16 +168,16 @@ class SourceClient:
         if verdict.source in (JICOFO_STATS, JICOFO_METRICS, JVB_METRICS):
             # Read it as what it is, so Jicofo's numbers keep their jitsi_jicofo_* names.
             return Fetched(verdict.source, None, payload, note=mismatch(JVB_COLIBRI, verdict))
-        extra = self._read_extra(timeout)
+        extra = self._read_extra()
         if extra is None:
             return payload
         return Fetched(JVB_COLIBRI, None, payload, extra)
 
-    def _read_extra(self, timeout: Optional[float]) -> Optional[Answer]:
+    def _read_extra(self) -> Optional[Answer]:
         if self._extra is None:
             return None
         try:
-            answer, _ = self._extra.fetch_answer(timeout)
+            answer, _ = self._extra.fetch_answer(self._deadline - time.monotonic())
         except FetchError:
             return None  # /colibri/stats answered; what only /metrics adds is missing this poll
         return answer if answer.status == 200 else None
@@ -179,25 +188,29 @@ class SourceClient:
             return FetchStatusError(self.options.name, self._endpoint_url(), loggable(verdict.message), answer.status)
         return self._client.status_error(answer, reason)  # type: ignore[no-any-return]
 
-    def _version(self, timeout: Optional[float]) -> Optional[Component]:
+    def _version(self) -> Optional[Component]:
         """What /about/version says, asked once per client (only when a 404 needs explaining)."""
         if not self._asked_version:
             self._asked_version = True
             try:
                 self._component = parse_about_version(probe.get(probe.with_path(self._origin(), VERSION_PATH),
-                                                                self._options(timeout)))
+                                                                self.options, self._deadline))
             except probe.ProbeError:
                 self._component = None
         return self._component
 
     # -- discovery ---------------------------------------------------------------------
 
-    def _discover(self, timeout: Optional[float]) -> None:
+    def _discover(self) -> None:
         try:
-            found = self._discover_fn(self.options.url, self._options(timeout))
+            found = self._discover_fn(self.options.url, self.options, self._deadline)
         except probe.ProbeError as exc:
-            kind = FetchTimeout if exc.kind == probe.TIMEOUT else FetchConnectionError
-            raise kind(self.options.name, self.options.url, loggable(f"cannot connect: {exc.reason}")) from None
+            if exc.kind == probe.TIMEOUT:
+                raise FetchTimeout(self.options.name, self.options.url,
+                                   loggable(f"discovery not done within {_secs(self._seconds)} s, waiting for "
+                                            f"{exc.reason} (timeout)")) from None
+            raise FetchConnectionError(self.options.name, self.options.url,
+                                       loggable(f"cannot connect: {exc.reason}")) from None
         self._component = found.component
         self._asked_version = True
         summary = found.summary(self.options.name)
@@ -210,13 +223,13 @@ class SourceClient:
         if self.source == JVB_COLIBRI:
             metrics = next((p for p in found.probed if p.verdict.source == JVB_METRICS), None)
             url = metrics.url if metrics is not None else probe.with_path(self._origin(), METRICS_PATH)
-            if metrics is not None or self._serves_metrics(url, timeout):
+            if metrics is not None or self._serves_metrics(url):
                 self._extra = self._factory(dataclasses.replace(self.options, url=url), accept=accept_header(url))
         self._news.append(summary)
 
-    def _serves_metrics(self, url: str, timeout: Optional[float]) -> bool:
+    def _serves_metrics(self, url: str) -> bool:
         try:
-            answer = probe.get(url, self._options(timeout))
+            answer = probe.get(url, self.options, self._deadline)
         except probe.ProbeError:
             return False
         return classify(METRICS_PATH, answer, self._component).source == JVB_METRICS
@@ -229,8 +242,13 @@ class SourceClient:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _options(self, timeout: Optional[float]) -> BridgeOptions:
-        return self.options if timeout is None else dataclasses.replace(self.options, timeout=max(timeout, 0.001))
+    def _left(self, what: str) -> float:
+        """Seconds left of this poll's deadline; a FetchTimeout naming ``what`` once none are."""
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise FetchTimeout(self.options.name, self.options.url,
+                               f"no time was left for {loggable(what, 80)} within {_secs(self._seconds)} s (timeout)")
+        return left
 
     def _origin(self) -> str:
         parts = urlsplit(self.options.url)
@@ -241,6 +259,12 @@ class SourceClient:
 
     def _endpoint_path(self) -> str:
         return urlsplit(self._endpoint_url()).path
+
+
+def _secs(seconds: float) -> str:
+    """A budget for a log line: the runtime hands a poll the time left of its timeout, a
+    hair under the configured figure the user knows."""
+    return f"{round(seconds, 2):g}"
 
 
 __all__ = ["FetchNoSource", "Fetched", "SourceClient", "expected_source"]
