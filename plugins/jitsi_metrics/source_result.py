@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, NamedTuple, Set, Tuple
 
-from .check import MAX_SHOWN, FieldWarning
-from .logtext import loggable
+from .check import Problem
 from .samples import HISTOGRAM, HISTOGRAM_SUFFIXES, UNTYPED, Family, Labels, Number, Sample
 
 
@@ -31,17 +30,9 @@ class Point(NamedTuple):
     key: str = ""
 
 
-class SourceProblem(NamedTuple):
-    """A value that was dropped, e.g. Jicofo's ``conferences`` sent as a string."""
-
-    key: str
-    expected: str
-    got: str
-
-    def message(self, bridge: str) -> FieldWarning:
-        where = f'Bridge "{loggable(bridge, MAX_SHOWN)}": key "{loggable(self.key, MAX_SHOWN)}"'
-        text = f"{where} expected {self.expected}, got {self.got}; field skipped"
-        return FieldWarning(text, self.key, self.expected)
+# A value a source mapper dropped is the same record as a /colibri/stats field the check
+# skipped: one message format, one warning identity for health.
+SourceProblem = Problem
 
 
 class SourceMapped(NamedTuple):
