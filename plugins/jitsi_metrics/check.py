@@ -147,11 +147,6 @@ def drift(kind: str, value: Any) -> Optional[Tuple[str, str]]:
     return EXPECTED[kind], describe_json_value(value)
 
 
-def field_ok(kind: str, value: Any) -> bool:
-    """Whether ``value`` has the JSON type and bounds the catalogue expects for ``kind``."""
-    return drift(kind, value) is None
-
-
 def _unknown_drift(key: str, value: Any) -> Optional[Tuple[str, str]]:
     """Why an unknown numeric or boolean key cannot be exported, if it cannot."""
     if not key:

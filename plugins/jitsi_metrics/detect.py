@@ -13,6 +13,7 @@ import re
 from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 from .catalogue import BY_KEY
+from .logtext import loggable
 
 JVB_COLIBRI = "jvb-colibri-stats"
 JVB_METRICS = "jvb-metrics"
@@ -97,8 +98,8 @@ class Verdict(NamedTuple):
 
 
 def shown(text: str) -> str:
-    """Untrusted text from the other end, bounded and quoted."""
-    return repr(text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…")
+    """Untrusted text from the other end, quoted, escaped and bounded as in every log line."""
+    return f'"{loggable(text, MAX_SHOWN)}"'
 
 
 def parse_about_version(answer: Optional[Answer]) -> Optional[Component]:
