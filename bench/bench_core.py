@@ -8,7 +8,8 @@ absolute times on these machines drift from run to run:
   against the floor of json.loads plus a plain render of every numeric key; also the
   pipeline as the front ends run it, with a bridge label and the merge by family
   (what ``Runtime.combined`` adds);
-- start-up: wall time and peak RSS of `jitsi-metrics once` against `python -c "import requests"`.
+- start-up: wall time and peak RSS of `jitsi-metrics once` against `python -c "import http.client, json"`
+  (the floor of any Python program that fetches JSON over HTTP).
 """
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def run_child(argv: List[str]) -> Tuple[float, float]:
 
 def bench_startup(url: str, runs: int) -> List[Tuple[str, float, float]]:
     commands = {
-        'python -c "import requests"': [sys.executable, "-c", "import requests"],
+        'python -c "import http.client, json"': [sys.executable, "-c", "import http.client, json"],
         "jitsi-metrics once --url <bridge>": [sys.executable, "-m", "jitsi_metrics.cli", "once", "--url", url],
     }
     results: Dict[str, Tuple[List[float], List[float]]] = {name: ([], []) for name in commands}

@@ -94,7 +94,7 @@ def breakdown(bridge_url: str, raw_conn: http.client.HTTPConnection, rounds: int
 
     return [
         ("http.client GET + read of the payload", median_us(raw, rounds)),
-        ("core BridgeClient.fetch (requests' connection pool + json.loads)", median_us(client.fetch, rounds)),
+        ("core BridgeClient.fetch (http.client, kept alive, + json.loads)", median_us(client.fetch, rounds)),
         ("core map_payload", median_us(lambda: map_payload(payload), rounds)),
         ("core render_prometheus", median_us(lambda: render_prometheus(families), rounds)),
     ]

@@ -343,11 +343,10 @@ def expected_partial(mode: str) -> Dict[str, object]:
 
 if __name__ == "__main__":
     # python3 hostile_bridge.py TIMEOUT MODE...: one fetch of each mode with the package on
-    # sys.path, printed as JSON; tests run it under Debian's /usr/bin/python3 (urllib3 1.26).
+    # sys.path, printed as JSON; tests run it under Debian's /usr/bin/python3, collectd's Python.
+    import platform
     import resource
     import sys
-
-    import urllib3
 
     from jitsi_metrics.config import bridge_options
     from jitsi_metrics.fetch import BridgeClient, FetchError
@@ -365,5 +364,5 @@ if __name__ == "__main__":
                     outcome = {"error": type(error).__name__, "message": str(error)}
             outcome["seconds"] = time.monotonic() - started
             outcomes[mode] = outcome
-    print(json.dumps({"urllib3": urllib3.__version__, "modes": outcomes,
+    print(json.dumps({"python": platform.python_version(), "executable": sys.executable, "modes": outcomes,
                       "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -2,7 +2,7 @@
 
 Each run: a simulated bridge replays a payload, collectd runs in the foreground with
 collectd/jitsi.conf unchanged except for URL and ModulePath (the checkout's plugins/
-folder, so collectd's own Python imports this package and Debian's python3-requests),
+folder, so collectd's own Python imports this package with Debian's standard library),
 ``<Plugin csv> DataDir "stdout"`` prints every value as a PUTVAL line, and the test stops
 collectd with SIGTERM once the bridge has been read twice. csv buffers stdout until
 collectd exits, which is why the lines are parsed only after the stop.
@@ -28,7 +28,7 @@ SNIPPET = REPO / "collectd" / "jitsi.conf"
 DEFAULT_URL = "http://localhost:8080/colibri/stats"
 MODULE_PATH_LINE = 'ModulePath "/opt/jitsi-meet-metrics/lib"'
 # The trap: a PATH that finds pyenv's or a venv's python first makes collectd's embedded
-# interpreter load that Python's standard library and miss Debian's python3-requests.
+# interpreter load that Python's standard library instead of Debian's own.
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 HOST = "host"
 PUTVAL = re.compile(r"PUTVAL (\S+) interval=\S+ [0-9.]+:(\S+)")

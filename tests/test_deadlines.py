@@ -3,7 +3,7 @@ costs one timeout, in discovery, in every front end and in ``check``.
 
 A reviewer found a base URL whose every path answered 200 with a long Content-Length and
 then one byte at a time blocking ``once``, ``serve``, ``telegraf`` and ``check`` without
-end: requests' timeout bounds each socket read, not the request, and discovery asked up
+end: a socket timeout bounds each read, not the request, and discovery asked up
 to four paths each with the whole budget.
 
 Child processes start a Python interpreter, which on a loaded machine takes a while;

@@ -8,6 +8,7 @@ installed, so it never purges an installation it did not make.
 from __future__ import annotations
 
 import configparser
+import http.client
 import os
 import re
 import shutil
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
-import requests
 
 from conftest import IN_CI, REPO, child_env, missing, require_tool
 from jitsi_metrics.simulate import BridgeServer
@@ -199,11 +199,15 @@ def test_commands_from_usr_bin(package: Installed) -> None:
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             def scrape() -> str:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 try:
-                    return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-                except requests.ConnectionError:
+                    conn.request("GET", "/metrics")
+                    return conn.getresponse().read().decode()
+                except OSError:
                     assert exporter.poll() is None, exporter.stderr.read() if exporter.stderr else ""
                     return ""
+                finally:
+                    conn.close()
             body = wait_until(scrape, timeout=30, what="the packaged drop-in exporter to answer /metrics")
             assert "\njitsi_up 1\n" in body and "\ntotal_ice_succeeded " in body
         finally:

@@ -113,7 +113,7 @@ def test_a_body_of_exactly_the_cap_is_read(answer: Answer) -> None:
 
 def test_a_compressed_body_is_refused_never_inflated() -> None:
     # 1 MB of JSON that gzip packs into about 1 KB. We ask for identity (no compression),
-    # so a bridge that compresses anyway is refused unread: nothing is inflated, on any urllib3.
+    # so a bridge that compresses anyway is refused unread: nothing is inflated.
     packed = gzip.compress(json_body(1_000_000))
     assert len(packed) < CAP
     with raw_bridge(until_close(packed, b"Content-Encoding: gzip\r\n")) as url:

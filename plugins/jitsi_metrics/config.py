@@ -64,7 +64,7 @@ def redact_url(url: str) -> str:
 
 def split_credentials(url: str) -> Tuple[str, Optional[str], Optional[str]]:
     """(URL without userinfo, user name, password) of ``http://user:password@host/...``,
-    percent-decoded as requests would; (url, None, None) when the URL carries none."""
+    percent-decoded; (url, None, None) when the URL carries none."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url, None, None

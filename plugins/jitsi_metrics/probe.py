@@ -76,7 +76,7 @@ def get(url: str, options: BridgeOptions, deadline: Optional[float] = None) -> A
 
     Connect, headers and body together end by ``deadline`` (time.monotonic()), by default
     ``options.timeout`` from now: BridgeClient's watchdog cuts a bridge that trickles, which
-    requests' per-read timeout would not.
+    a per-read socket timeout would not.
     """
     if deadline is None:
         deadline = time.monotonic() + options.timeout

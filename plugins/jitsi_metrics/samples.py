@@ -62,9 +62,12 @@ def merge_families(groups: Iterable[Iterable[Family]]) -> List[Family]:
     name, when there is one bridge) keeps its family as given; only families that
     really merge are built anew. The families passed in are never changed.
     """
+    lists = [list(group) for group in groups]
+    if len(lists) == 1:  # one bridge, the common case: nothing can merge
+        return lists[0]
     first: Dict[str, Family] = {}
     more: Dict[str, List[Sample]] = {}  # name -> the merged samples, for names seen twice or more
-    for group in groups:
+    for group in lists:
         for family in group:
             known = first.get(family.name)
             if known is None:

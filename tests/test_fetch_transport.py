@@ -1,0 +1,216 @@
+"""BridgeClient's transport (the standard library's http.client): kept-alive connections
+that the bridge closes, TLS, and the request it sends."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+from conftest import missing
+from jitsi_metrics import __version__
+from jitsi_metrics.config import bridge_options
+from jitsi_metrics.fetch import BridgeClient, FetchConnectionError
+
+PAYLOAD = json.dumps({"conferences": 3, "participants": 7}).encode()
+ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(PAYLOAD)
+          + PAYLOAD)
+
+
+class RawBridge:
+    """A bridge on 127.0.0.1 that answers the first ``answered`` requests of each
+    connection, then, at the next one, reads it and closes the connection unanswered;
+    ``close_when_idle`` closes each connection right after its first answer instead;
+    ``trailing`` is sent after each answer, bytes nobody asked for."""
+
+    def __init__(self, answered: int = 1, close_when_idle: bool = False, trailing: bytes = b"") -> None:
+        self.answered = answered
+        self.close_when_idle = close_when_idle
+        self.trailing = trailing
+        self.connections = 0
+        self.requests = 0
+        self.heads: List[bytes] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/colibri/stats"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            self._answer(conn)
+        except OSError:
+            pass  # the client reset the connection: its choice
+        finally:
+            conn.close()
+
+    def _answer(self, conn: socket.socket) -> None:
+        served = 0
+        while True:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            self.requests += 1
+            self.heads.append(head)
+            if served == self.answered:
+                return  # read, never answered: the connection just closes
+            conn.sendall(ANSWER)
+            if self.trailing:
+                time.sleep(0.05)  # after the answer was read: a segment of its own
+                conn.sendall(self.trailing)
+            served += 1
+            if self.close_when_idle:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_bridge() -> Iterator[List[RawBridge]]:
+    made: List[RawBridge] = []
+    yield made
+    for bridge in made:
+        bridge.close()
+
+
+def test_a_connection_the_bridge_closed_while_idle_is_replaced_unnoticed(raw_bridge):
+    bridge = RawBridge(close_when_idle=True)
+    raw_bridge.append(bridge)
+    with BridgeClient(bridge_options(bridge.url)) as client:
+        assert [client.fetch()["conferences"] for _ in range(3)] == [3, 3, 3]
+    assert bridge.connections == 3 and bridge.requests == 3
+
+
+def test_a_connection_holding_bytes_nobody_asked_for_is_not_reused(raw_bridge):
+    # Read as the next answer, they would pass for the bridge's answer to the next poll.
+    bridge = RawBridge(answered=5, trailing=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    raw_bridge.append(bridge)
+    with BridgeClient(bridge_options(bridge.url)) as client:
+        for _ in range(3):
+            assert client.fetch() == json.loads(PAYLOAD)
+            time.sleep(0.2)  # the bytes arrive meanwhile
+    assert bridge.connections == 3
+
+
+def test_a_kept_alive_connection_closed_as_the_request_went_out_is_asked_again_once(raw_bridge):
+    # The race with a bridge's idle timeout: the request is sent on a connection the
+    # bridge then closes without an answer. It is asked again on a new connection.
+    bridge = RawBridge(answered=1)
+    raw_bridge.append(bridge)
+    with BridgeClient(bridge_options(bridge.url)) as client:
+        assert [client.fetch()["participants"] for _ in range(3)] == [7, 7, 7]
+    assert bridge.connections == 3 and bridge.requests == 5  # 1 + (1 lost + 1) + (1 lost + 1)
+
+
+def test_a_new_connection_closed_without_an_answer_is_an_error_not_a_retry(raw_bridge):
+    bridge = RawBridge(answered=0)
+    raw_bridge.append(bridge)
+    with BridgeClient(bridge_options(bridge.url, name="meet1")) as client:
+        with pytest.raises(FetchConnectionError, match=r'^Bridge "meet1" .*closed connection without response'):
+            client.fetch()
+    assert bridge.connections == 1 and bridge.requests == 1
+
+
+def test_the_request_names_us_and_asks_for_identity(bridge_server):
+    with BridgeClient(bridge_options(bridge_server.url)) as client:
+        client.fetch()
+    assert bridge_server.last_headers["User-Agent"] == f"jitsi-meet-metrics/{__version__}"
+    assert bridge_server.last_headers["Accept-Encoding"] == "identity"
+
+
+@pytest.mark.parametrize("password, raw", [("s3cr\u00e9t", "jvb:s3cr\u00e9t".encode("latin-1")),
+                                           ("\u043f\u0430\u0440\u043e\u043b\u044c",
+                                            "jvb:\u043f\u0430\u0440\u043e\u043b\u044c".encode("utf-8"))])
+def test_basic_credentials_are_latin1_when_they_can_be_else_utf8(bridge_server, password, raw):
+    with BridgeClient(bridge_options(bridge_server.url, username="jvb", password=password)) as client:
+        client.fetch()
+    assert bridge_server.last_headers["Authorization"] == "Basic " + base64.b64encode(raw).decode()
+
+
+def test_a_path_with_unsafe_characters_is_sent_percent_encoded(raw_bridge):
+    bridge = RawBridge(answered=1)
+    raw_bridge.append(bridge)
+    with BridgeClient(bridge_options(bridge.url.replace("/colibri/stats", "/colibri/st ats?x=a b\x1b"))) as client:
+        client.fetch()
+    assert bridge.heads[0].startswith(b"GET /colibri/st%20ats?x=a%20b%1B HTTP/1.1\r\n")
+
+
+# -- TLS -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> Path:
+    """A self-signed certificate for 127.0.0.1 (key and certificate in one PEM file)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        missing("openssl is not installed (Debian: apt-get install openssl)")
+    folder = tmp_path_factory.mktemp("tls")
+    pem = folder / "bridge.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "key.pem"),
+                    "-out", str(folder / "cert.pem")], check=True, capture_output=True, timeout=60)
+    pem.write_text((folder / "key.pem").read_text() + (folder / "cert.pem").read_text())
+    return pem
+
+
+@pytest.fixture
+def tls_bridge(certificate) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(certificate))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/colibri/stats"
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_with_the_bridges_own_ca_file(tls_bridge, certificate):
+    with BridgeClient(bridge_options(tls_bridge, ca_file=str(certificate))) as client:
+        assert client.fetch()["conferences"] == 3
+        assert client.fetch()["conferences"] == 3
+
+
+def test_https_to_an_unknown_certificate_is_refused_with_the_reason(tls_bridge):
+    with BridgeClient(bridge_options(tls_bridge, name="meet1")) as client:
+        with pytest.raises(FetchConnectionError,
+                           match=r'^Bridge "meet1" .*cannot connect: .*CERTIFICATE_VERIFY_FAILED'):
+            client.fetch()
+
+
+def test_https_without_verification_when_the_user_turns_it_off(tls_bridge):
+    with BridgeClient(bridge_options(tls_bridge, verify_tls=False)) as client:
+        assert client.fetch()["participants"] == 7
