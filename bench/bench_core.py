@@ -105,16 +105,34 @@ def pipeline_ratio(raw: bytes, number: int) -> float:
 
 
 def run_child(argv: List[str]) -> Tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
+    """Wall seconds and peak RSS (MB) of one child process.
+
+    The peak is the child's VmHWM, read from /proc every millisecond until it exits (the
+    last reading counts). wait4's ru_maxrss would not do: a child started by vfork
+    inherits this (larger) process's peak at exec, so every child would read alike.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak_kb = 0
+    status_file = f"/proc/{proc.pid}/status"
+    while True:
+        try:
+            with open(status_file) as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        done, status = os.waitpid(proc.pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.001)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{argv} exited {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, peak_kb / 1024.0
 
 
 def bench_startup(url: str, runs: int) -> List[Tuple[str, float, float]]:

@@ -127,7 +127,9 @@ def main() -> int:
     body = json.dumps(SimulatedBridge(seed=3).stats(time.time())).encode()
     floor = median_us(lambda: floor_render(body))
     core = median_us(lambda: render_prometheus(meta_families(True, 0.001) + map_payload(json.loads(body)).families))
-    batch_lines = render_prometheus(meta_families(True, 0.001) + map_payload(json.loads(body)).families).count("\n")
+    # What `jitsi-metrics telegraf` writes by default: no # HELP/# TYPE lines.
+    batch_lines = render_prometheus(meta_families(True, 0.001) + map_payload(json.loads(body)).families,
+                                    headers=False).count("\n")
 
     server = BridgeServer(payload=None).start()
     client = BridgeClient(bridge_options(server.url))
