@@ -34,6 +34,9 @@ def test_default_bridge_name(url, name):
     ({"url": "http://x/", "username": "u"}, "without a password"),
     ({"url": "http://x/", "password": "p"}, "without a username"),
     ({"url": "http://x/", "username": "u", "password": "p", "token": "t"}, "not both"),
+    ({"url": "http://x/", "token": "abc\r\nX-Injected: 1"}, "bearer token holds a space, a control character"),
+    ({"url": "http://x/", "token": "t\u00f6ken"}, "cannot carry; check the token's file or variable"),
+    ({"url": "http://x/", "token": ""}, "bearer token holds"),
     ({"url": "http://x/", "ca_file": "/nonexistent/ca.pem"}, "CA file '/nonexistent/ca.pem'"),
     ({"url": "http://x/", "name": " "}, "name ' ' is empty"),
 ])

@@ -161,6 +161,10 @@ def bridge_options(
         raise ConfigError(f"username {username!r} was given without a password")
     if token is not None and username:
         raise ConfigError("give basic auth (username/password) or a bearer token, not both")
+    if token is not None and not _TOKEN.fullmatch(token):
+        # Never echoed: it is a secret. A newline in it would end the header.
+        raise ConfigError("the bearer token holds a space, a control character or a non-ASCII character, "
+                          "which an Authorization header cannot carry; check the token's file or variable")
     if ca_file is not None:
         if not os.path.isfile(ca_file):
             raise ConfigError(f"CA file {ca_file!r} is not a readable file")
@@ -179,6 +183,10 @@ def bridge_options(
         ca_file=ca_file,
         verify_tls=verify_tls,
     )
+
+
+# What a bearer token may hold (RFC 6750's b64token, a little wider): visible ASCII.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 def check_unique_names(bridges: Sequence[BridgeOptions]) -> Tuple[BridgeOptions, ...]:
