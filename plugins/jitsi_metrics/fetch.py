@@ -350,6 +350,12 @@ class BridgeClient:
         if encoding and encoding.lower() != "identity":
             raise self._error(FetchEncoded, f"body is encoded as {loggable(encoding, 60)!r} although we asked for "
                               "identity; refused, since it could inflate past the size cap")
+        lengths = response.headers.get_all("Content-Length") or []
+        if len({value.strip() for value in lengths}) > 1:
+            # http.client would go by the first: a body framed one way or another, or the
+            # next answer's bytes read as this one's (what urllib3 refused).
+            raise self._error(FetchConnectionError, "Content-Length headers disagree: "
+                              f"{loggable(', '.join(lengths), 60)}")
         length = response.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > options.max_bytes:
             raise self._error(FetchTooLarge, f"body of {int(length)} bytes is over the {options.max_bytes}-byte cap")
@@ -359,6 +365,9 @@ class BridgeClient:
             while True:
                 chunk = response.read(CHUNK_BYTES)
                 if not chunk:
+                    if response.length:  # http.client's read() ends quietly when the bridge
+                        # closes short of the Content-Length; what came may even parse
+                        raise http.client.IncompleteRead(b"".join(chunks), response.length)
                     break
                 size += len(chunk)
                 if size > options.max_bytes:
