@@ -1,5 +1,5 @@
 """Answers whose framing does not add up: a body shorter than its Content-Length, two
-Content-Length values that disagree."""
+Content-Length values that disagree, a Content-Length that is not an ASCII number."""
 from __future__ import annotations
 
 import socket
@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 
 from jitsi_metrics.config import bridge_options
-from jitsi_metrics.fetch import BridgeClient, FetchConnectionError
+from jitsi_metrics.fetch import BridgeClient, FetchConnectionError, FetchError
 
 PAYLOAD = b'{"conferences": 3}'
 
@@ -76,3 +76,14 @@ def test_the_same_content_length_twice_is_fine(one_shot):
                     % (len(PAYLOAD), len(PAYLOAD), PAYLOAD))
     with client:
         assert client.fetch() == {"conferences": 3}
+
+
+@pytest.mark.parametrize("value", [b"\xb2", b"\xb9\xb2"])  # superscript digits: str.isdigit() says yes
+def test_a_content_length_of_non_ascii_digits_is_no_crash(one_shot, value):
+    # It was a ValueError from int(), reported as "a bug in jitsi-meet-metrics".
+    client = _fetch(one_shot, b"HTTP/1.1 200 OK\r\nContent-Length: " + value + b"\r\n\r\n" + PAYLOAD)
+    with client:
+        try:
+            client.fetch()
+        except FetchError:
+            pass

@@ -357,7 +357,8 @@ class BridgeClient:
             raise self._error(FetchConnectionError, "Content-Length headers disagree: "
                               f"{loggable(', '.join(lengths), 60)}")
         length = response.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > options.max_bytes:
+        # isascii: "²" is a digit to str.isdigit but not to int()
+        if length and length.isascii() and length.isdigit() and int(length) > options.max_bytes:
             raise self._error(FetchTooLarge, f"body of {int(length)} bytes is over the {options.max_bytes}-byte cap")
         chunks: List[bytes] = []
         size = 0
