@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -214,3 +215,26 @@ def test_https_to_an_unknown_certificate_is_refused_with_the_reason(tls_bridge):
 def test_https_without_verification_when_the_user_turns_it_off(tls_bridge):
     with BridgeClient(bridge_options(tls_bridge, verify_tls=False)) as client:
         assert client.fetch()["participants"] == 7
+
+
+def test_a_kept_alive_connection_is_reused_when_its_fd_is_above_1023(raw_bridge):
+    # select() cannot take an fd of 1024 or more: every poll of a process with that many
+    # files open (an exporter of a few hundred bridges) would open a new connection.
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit of open files is {hard}")
+    bridge = RawBridge(answered=5)
+    raw_bridge.append(bridge)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler: List[int] = []
+    try:
+        while not filler or filler[-1] < 1100:
+            filler.append(os.open(os.devnull, os.O_RDONLY))
+        with BridgeClient(bridge_options(bridge.url)) as client:
+            assert [client.fetch()["conferences"] for _ in range(3)] == [3, 3, 3]
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert bridge.connections == 1

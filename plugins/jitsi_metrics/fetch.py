@@ -199,11 +199,12 @@ def _dropped(sock: Optional[socket.socket]) -> bool:
     nobody asked for): either way it cannot carry the next request."""
     if sock is None:
         return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
+    try:  # poll, not select: select() cannot take an fd above 1023
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 class BridgeClient:
