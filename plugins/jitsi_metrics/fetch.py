@@ -142,7 +142,7 @@ class _Watchdog:
                         del self._armed[token]
                         try:
                             sock.shutdown(socket.SHUT_RDWR)
-                        except OSError:
+                        except Exception:  # the process's one watchdog must live on, whatever it was given
                             pass
                 upcoming = [deadline for deadline, _ in self._armed.values()]
                 self._wake_at = min(upcoming) if upcoming else now + self._span
@@ -271,9 +271,12 @@ class BridgeClient:
         try:
             while response is None:
                 conn, reused = self._connection(deadline, seconds)
+                sock = conn.sock
+                if sock is None:  # close() ran on another thread meanwhile
+                    raise self._error(FetchConnectionError, "closed: this front end is stopping")
                 # From here the watchdog shuts the socket down at the deadline, so a status
                 # line, headers or body that trickle in forever end on time too.
-                tokens.append(WATCHDOG.arm(deadline, conn.sock))
+                tokens.append(WATCHDOG.arm(deadline, sock))
                 response = self._send(conn, deadline, seconds, reused)
             body = self._read_body(response, deadline, seconds)
         except BaseException:
@@ -295,15 +298,20 @@ class BridgeClient:
         there is none or the bridge has closed the one kept."""
         if self._closed:
             raise self._error(FetchConnectionError, "closed: this front end is stopping")
-        if self._conn is not None and not _dropped(self._conn.sock):
-            self._conn.sock.settimeout(seconds)
-            return self._conn, True
+        kept = self._conn  # once: close() on another thread may set it to None meanwhile
+        if kept is not None and kept.sock is not None and not _dropped(kept.sock):
+            try:
+                kept.sock.settimeout(seconds)
+                return kept, True
+            except (AttributeError, OSError):  # closed meanwhile
+                pass
         self._drop()
         if self._tls is not None:
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
                 self._host, self._port, timeout=seconds, context=self._tls)
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=seconds)
+        conn.auto_open = 0  # a closed connection never reopens behind our back (close() on another thread)
         self._conn = conn
         try:
             conn.connect()
@@ -312,6 +320,7 @@ class BridgeClient:
                 raise self._error(FetchTimeout, f"no connection within {seconds:g} s (timeout)") from None
             raise self._error(FetchConnectionError, f"cannot connect: {_root_cause(exc)}") from None
         if self._closed:  # close() ran on another thread meanwhile and may have missed this socket
+            conn.close()
             raise self._error(FetchConnectionError, "closed: this front end is stopping")
         return conn, False
 
@@ -323,6 +332,8 @@ class BridgeClient:
             conn.request("GET", self._target, headers=self._headers)
             return conn.getresponse()
         except (http.client.HTTPException, OSError) as exc:
+            if self._closed:  # close() on another thread closed the socket under us
+                raise self._error(FetchConnectionError, "closed: this front end is stopping") from None
             if isinstance(exc, socket.timeout) or time.monotonic() >= deadline:
                 raise self._error(FetchTimeout, f"no complete headers within {seconds:g} s (timeout)") from None
             if reused and isinstance(exc, _CLOSED_WHILE_IDLE):
