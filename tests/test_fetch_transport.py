@@ -3,7 +3,9 @@ that the bridge closes, TLS, and the request it sends."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -19,7 +21,7 @@ import pytest
 from conftest import missing
 from jitsi_metrics import __version__
 from jitsi_metrics.config import bridge_options
-from jitsi_metrics.fetch import BridgeClient, FetchConnectionError
+from jitsi_metrics.fetch import WATCHDOG, BridgeClient, FetchConnectionError
 
 PAYLOAD = json.dumps({"conferences": 3, "participants": 7}).encode()
 ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(PAYLOAD)
@@ -214,3 +216,68 @@ def test_https_to_an_unknown_certificate_is_refused_with_the_reason(tls_bridge):
 def test_https_without_verification_when_the_user_turns_it_off(tls_bridge):
     with BridgeClient(bridge_options(tls_bridge, verify_tls=False)) as client:
         assert client.fetch()["participants"] == 7
+
+
+def test_a_kept_alive_connection_is_reused_when_its_fd_is_above_1023(raw_bridge):
+    # select() cannot take an fd of 1024 or more: every poll of a process with that many
+    # files open (an exporter of a few hundred bridges) would open a new connection.
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit of open files is {hard}")
+    bridge = RawBridge(answered=5)
+    raw_bridge.append(bridge)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler: List[int] = []
+    try:
+        while not filler or filler[-1] < 1100:
+            filler.append(os.open(os.devnull, os.O_RDONLY))
+        with BridgeClient(bridge_options(bridge.url)) as client:
+            assert [client.fetch()["conferences"] for _ in range(3)] == [3, 3, 3]
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert bridge.connections == 1
+
+
+def test_close_on_another_thread_during_connect_closes_the_new_connection(raw_bridge, monkeypatch):
+    # Runtime.close() while a poll's connect (or TLS handshake) is under way: close() finds
+    # no socket yet; the socket connect() then makes must not outlive the poll.
+    bridge = RawBridge()
+    raw_bridge.append(bridge)
+    client = BridgeClient(bridge_options(bridge.url))
+    made: List[http.client.HTTPConnection] = []
+    connect = http.client.HTTPConnection.connect
+
+    def closed_meanwhile(conn: http.client.HTTPConnection) -> None:
+        made.append(conn)
+        client.close()
+        connect(conn)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", closed_meanwhile)
+    with pytest.raises(FetchConnectionError, match="closed"):
+        client.fetch()
+    assert made and made[0].sock is None
+
+
+def test_close_on_another_thread_before_the_request_goes_out_opens_nothing(raw_bridge, monkeypatch):
+    # close() lands between taking the kept-alive connection and sending on it: http.client
+    # must not open a new connection behind our back (left open, its socket unwatched).
+    bridge = RawBridge(answered=5)
+    raw_bridge.append(bridge)
+    client = BridgeClient(bridge_options(bridge.url))
+    assert client.fetch()["conferences"] == 3
+    connection = BridgeClient._connection
+
+    def closed_meanwhile(self: BridgeClient, deadline: float, seconds: float):  # type: ignore[no-untyped-def]
+        got = connection(self, deadline, seconds)
+        self.close()
+        return got
+
+    monkeypatch.setattr(BridgeClient, "_connection", closed_meanwhile)
+    with pytest.raises(FetchConnectionError, match="closed"):
+        client.fetch()
+    time.sleep(0.1)
+    assert bridge.connections == 1
+    assert WATCHDOG._thread is None or WATCHDOG._thread.is_alive()

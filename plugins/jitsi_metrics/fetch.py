@@ -142,7 +142,7 @@ class _Watchdog:
                         del self._armed[token]
                         try:
                             sock.shutdown(socket.SHUT_RDWR)
-                        except OSError:
+                        except Exception:  # the process's one watchdog must live on, whatever it was given
                             pass
                 upcoming = [deadline for deadline, _ in self._armed.values()]
                 self._wake_at = min(upcoming) if upcoming else now + self._span
@@ -199,11 +199,12 @@ def _dropped(sock: Optional[socket.socket]) -> bool:
     nobody asked for): either way it cannot carry the next request."""
     if sock is None:
         return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
+    try:  # poll, not select: select() cannot take an fd above 1023
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 class BridgeClient:
@@ -270,9 +271,12 @@ class BridgeClient:
         try:
             while response is None:
                 conn, reused = self._connection(deadline, seconds)
+                sock = conn.sock
+                if sock is None:  # close() ran on another thread meanwhile
+                    raise self._error(FetchConnectionError, "closed: this front end is stopping")
                 # From here the watchdog shuts the socket down at the deadline, so a status
                 # line, headers or body that trickle in forever end on time too.
-                tokens.append(WATCHDOG.arm(deadline, conn.sock))
+                tokens.append(WATCHDOG.arm(deadline, sock))
                 response = self._send(conn, deadline, seconds, reused)
             body = self._read_body(response, deadline, seconds)
         except BaseException:
@@ -294,15 +298,20 @@ class BridgeClient:
         there is none or the bridge has closed the one kept."""
         if self._closed:
             raise self._error(FetchConnectionError, "closed: this front end is stopping")
-        if self._conn is not None and not _dropped(self._conn.sock):
-            self._conn.sock.settimeout(seconds)
-            return self._conn, True
+        kept = self._conn  # once: close() on another thread may set it to None meanwhile
+        if kept is not None and kept.sock is not None and not _dropped(kept.sock):
+            try:
+                kept.sock.settimeout(seconds)
+                return kept, True
+            except (AttributeError, OSError):  # closed meanwhile
+                pass
         self._drop()
         if self._tls is not None:
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
                 self._host, self._port, timeout=seconds, context=self._tls)
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=seconds)
+        conn.auto_open = 0  # a closed connection never reopens behind our back (close() on another thread)
         self._conn = conn
         try:
             conn.connect()
@@ -311,6 +320,7 @@ class BridgeClient:
                 raise self._error(FetchTimeout, f"no connection within {seconds:g} s (timeout)") from None
             raise self._error(FetchConnectionError, f"cannot connect: {_root_cause(exc)}") from None
         if self._closed:  # close() ran on another thread meanwhile and may have missed this socket
+            conn.close()
             raise self._error(FetchConnectionError, "closed: this front end is stopping")
         return conn, False
 
@@ -322,6 +332,8 @@ class BridgeClient:
             conn.request("GET", self._target, headers=self._headers)
             return conn.getresponse()
         except (http.client.HTTPException, OSError) as exc:
+            if self._closed:  # close() on another thread closed the socket under us
+                raise self._error(FetchConnectionError, "closed: this front end is stopping") from None
             if isinstance(exc, socket.timeout) or time.monotonic() >= deadline:
                 raise self._error(FetchTimeout, f"no complete headers within {seconds:g} s (timeout)") from None
             if reused and isinstance(exc, _CLOSED_WHILE_IDLE):
@@ -350,8 +362,15 @@ class BridgeClient:
         if encoding and encoding.lower() != "identity":
             raise self._error(FetchEncoded, f"body is encoded as {loggable(encoding, 60)!r} although we asked for "
                               "identity; refused, since it could inflate past the size cap")
+        lengths = response.headers.get_all("Content-Length") or []
+        if len({value.strip() for value in lengths}) > 1:
+            # http.client would go by the first: a body framed one way or another, or the
+            # next answer's bytes read as this one's (what urllib3 refused).
+            raise self._error(FetchConnectionError, "Content-Length headers disagree: "
+                              f"{loggable(', '.join(lengths), 60)}")
         length = response.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > options.max_bytes:
+        # isascii: "²" is a digit to str.isdigit but not to int()
+        if length and length.isascii() and length.isdigit() and int(length) > options.max_bytes:
             raise self._error(FetchTooLarge, f"body of {int(length)} bytes is over the {options.max_bytes}-byte cap")
         chunks: List[bytes] = []
         size = 0
@@ -359,6 +378,9 @@ class BridgeClient:
             while True:
                 chunk = response.read(CHUNK_BYTES)
                 if not chunk:
+                    if response.length:  # http.client's read() ends quietly when the bridge
+                        # closes short of the Content-Length; what came may even parse
+                        raise http.client.IncompleteRead(b"".join(chunks), response.length)
                     break
                 size += len(chunk)
                 if size > options.max_bytes:
