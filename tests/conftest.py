@@ -106,6 +106,22 @@ def running_exporter(bridges: List[Any], **kwargs: Any) -> Iterator["Exporter"]:
 
 
 @pytest.fixture
+def raw_bridges() -> Iterator[Callable[..., Any]]:
+    """Makes raw_bridge.RawBridge servers (its keyword arguments) and closes them after the test."""
+    from raw_bridge import RawBridge
+
+    made: List[RawBridge] = []
+
+    def make(**kwargs: Any) -> RawBridge:
+        made.append(RawBridge(**kwargs))
+        return made[-1]
+
+    yield make
+    for bridge in made:
+        bridge.close()
+
+
+@pytest.fixture
 def bridge_server() -> Iterator["BridgeServer"]:
     """A simulated bridge on 127.0.0.1; set ``.payload`` (bytes) or ``.fault`` to steer it."""
     with serving() as server:

@@ -16,6 +16,7 @@ import pytest
 
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.fetch import BridgeClient, FetchEncoded, FetchTooLarge
+from raw_bridge import read_head
 
 CAP = 4096
 Answer = Callable[[socket.socket], None]
@@ -35,12 +36,8 @@ def raw_bridge(answer: Answer) -> Iterator[str]:
         except OSError:
             return  # closed before any client came
         with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                request += chunk
+            if not read_head(conn):
+                return
             try:
                 answer(conn)
             except (BrokenPipeError, ConnectionResetError):

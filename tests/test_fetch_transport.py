@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -22,91 +21,19 @@ from conftest import missing
 from jitsi_metrics import __version__
 from jitsi_metrics.config import bridge_options
 from jitsi_metrics.fetch import WATCHDOG, BridgeClient, FetchConnectionError
-
-PAYLOAD = json.dumps({"conferences": 3, "participants": 7}).encode()
-ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(PAYLOAD)
-          + PAYLOAD)
+from raw_bridge import PAYLOAD
 
 
-class RawBridge:
-    """A bridge on 127.0.0.1 that answers the first ``answered`` requests of each
-    connection, then, at the next one, reads it and closes the connection unanswered;
-    ``close_when_idle`` closes each connection right after its first answer instead;
-    ``trailing`` is sent after each answer, bytes nobody asked for."""
-
-    def __init__(self, answered: int = 1, close_when_idle: bool = False, trailing: bytes = b"") -> None:
-        self.answered = answered
-        self.close_when_idle = close_when_idle
-        self.trailing = trailing
-        self.connections = 0
-        self.requests = 0
-        self.heads: List[bytes] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/colibri/stats"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        try:
-            self._answer(conn)
-        except OSError:
-            pass  # the client reset the connection: its choice
-        finally:
-            conn.close()
-
-    def _answer(self, conn: socket.socket) -> None:
-        served = 0
-        while True:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            self.requests += 1
-            self.heads.append(head)
-            if served == self.answered:
-                return  # read, never answered: the connection just closes
-            conn.sendall(ANSWER)
-            if self.trailing:
-                time.sleep(0.05)  # after the answer was read: a segment of its own
-                conn.sendall(self.trailing)
-            served += 1
-            if self.close_when_idle:
-                return
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-@pytest.fixture
-def raw_bridge() -> Iterator[List[RawBridge]]:
-    made: List[RawBridge] = []
-    yield made
-    for bridge in made:
-        bridge.close()
-
-
-def test_a_connection_the_bridge_closed_while_idle_is_replaced_unnoticed(raw_bridge):
-    bridge = RawBridge(close_when_idle=True)
-    raw_bridge.append(bridge)
+def test_a_connection_the_bridge_closed_while_idle_is_replaced_unnoticed(raw_bridges):
+    bridge = raw_bridges(close_when_idle=True)
     with BridgeClient(bridge_options(bridge.url)) as client:
         assert [client.fetch()["conferences"] for _ in range(3)] == [3, 3, 3]
     assert bridge.connections == 3 and bridge.requests == 3
 
 
-def test_a_connection_holding_bytes_nobody_asked_for_is_not_reused(raw_bridge):
+def test_a_connection_holding_bytes_nobody_asked_for_is_not_reused(raw_bridges):
     # Read as the next answer, they would pass for the bridge's answer to the next poll.
-    bridge = RawBridge(answered=5, trailing=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-    raw_bridge.append(bridge)
+    bridge = raw_bridges(answered=5, trailing=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
     with BridgeClient(bridge_options(bridge.url)) as client:
         for _ in range(3):
             assert client.fetch() == json.loads(PAYLOAD)
@@ -114,19 +41,17 @@ def test_a_connection_holding_bytes_nobody_asked_for_is_not_reused(raw_bridge):
     assert bridge.connections == 3
 
 
-def test_a_kept_alive_connection_closed_as_the_request_went_out_is_asked_again_once(raw_bridge):
+def test_a_kept_alive_connection_closed_as_the_request_went_out_is_asked_again_once(raw_bridges):
     # The race with a bridge's idle timeout: the request is sent on a connection the
     # bridge then closes without an answer. It is asked again on a new connection.
-    bridge = RawBridge(answered=1)
-    raw_bridge.append(bridge)
+    bridge = raw_bridges(answered=1)
     with BridgeClient(bridge_options(bridge.url)) as client:
         assert [client.fetch()["participants"] for _ in range(3)] == [7, 7, 7]
     assert bridge.connections == 3 and bridge.requests == 5  # 1 + (1 lost + 1) + (1 lost + 1)
 
 
-def test_a_new_connection_closed_without_an_answer_is_an_error_not_a_retry(raw_bridge):
-    bridge = RawBridge(answered=0)
-    raw_bridge.append(bridge)
+def test_a_new_connection_closed_without_an_answer_is_an_error_not_a_retry(raw_bridges):
+    bridge = raw_bridges(answered=0)
     with BridgeClient(bridge_options(bridge.url, name="meet1")) as client:
         with pytest.raises(FetchConnectionError, match=r'^Bridge "meet1" .*closed connection without response'):
             client.fetch()
@@ -149,9 +74,8 @@ def test_basic_credentials_are_latin1_when_they_can_be_else_utf8(bridge_server, 
     assert bridge_server.last_headers["Authorization"] == "Basic " + base64.b64encode(raw).decode()
 
 
-def test_a_path_with_unsafe_characters_is_sent_percent_encoded(raw_bridge):
-    bridge = RawBridge(answered=1)
-    raw_bridge.append(bridge)
+def test_a_path_with_unsafe_characters_is_sent_percent_encoded(raw_bridges):
+    bridge = raw_bridges(answered=1)
     with BridgeClient(bridge_options(bridge.url.replace("/colibri/stats", "/colibri/st ats?x=a b\x1b"))) as client:
         client.fetch()
     assert bridge.heads[0].startswith(b"GET /colibri/st%20ats?x=a%20b%1B HTTP/1.1\r\n")
@@ -218,15 +142,14 @@ def test_https_without_verification_when_the_user_turns_it_off(tls_bridge):
         assert client.fetch()["participants"] == 7
 
 
-def test_a_kept_alive_connection_is_reused_when_its_fd_is_above_1023(raw_bridge):
+def test_a_kept_alive_connection_is_reused_when_its_fd_is_above_1023(raw_bridges):
     # select() cannot take an fd of 1024 or more: every poll of a process with that many
     # files open (an exporter of a few hundred bridges) would open a new connection.
     resource = pytest.importorskip("resource")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < 1200:
         pytest.skip(f"the hard limit of open files is {hard}")
-    bridge = RawBridge(answered=5)
-    raw_bridge.append(bridge)
+    bridge = raw_bridges(answered=5)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
     filler: List[int] = []
     try:
@@ -241,11 +164,10 @@ def test_a_kept_alive_connection_is_reused_when_its_fd_is_above_1023(raw_bridge)
     assert bridge.connections == 1
 
 
-def test_close_on_another_thread_during_connect_closes_the_new_connection(raw_bridge, monkeypatch):
+def test_close_on_another_thread_during_connect_closes_the_new_connection(raw_bridges, monkeypatch):
     # Runtime.close() while a poll's connect (or TLS handshake) is under way: close() finds
     # no socket yet; the socket connect() then makes must not outlive the poll.
-    bridge = RawBridge()
-    raw_bridge.append(bridge)
+    bridge = raw_bridges()
     client = BridgeClient(bridge_options(bridge.url))
     made: List[http.client.HTTPConnection] = []
     connect = http.client.HTTPConnection.connect
@@ -261,11 +183,10 @@ def test_close_on_another_thread_during_connect_closes_the_new_connection(raw_br
     assert made and made[0].sock is None
 
 
-def test_close_on_another_thread_before_the_request_goes_out_opens_nothing(raw_bridge, monkeypatch):
+def test_close_on_another_thread_before_the_request_goes_out_opens_nothing(raw_bridges, monkeypatch):
     # close() lands between taking the kept-alive connection and sending on it: http.client
     # must not open a new connection behind our back (left open, its socket unwatched).
-    bridge = RawBridge(answered=5)
-    raw_bridge.append(bridge)
+    bridge = raw_bridges(answered=5)
     client = BridgeClient(bridge_options(bridge.url))
     assert client.fetch()["conferences"] == 3
     connection = BridgeClient._connection
