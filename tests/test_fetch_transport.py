@@ -20,7 +20,8 @@ import pytest
 from conftest import missing
 from jitsi_metrics import __version__
 from jitsi_metrics.config import bridge_options
-from jitsi_metrics.fetch import WATCHDOG, BridgeClient, FetchConnectionError
+from jitsi_metrics.fetch import BridgeClient, FetchConnectionError
+from jitsi_metrics.watchdog import WATCHDOG
 from raw_bridge import PAYLOAD
 
 
