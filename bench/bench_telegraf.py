@@ -29,6 +29,7 @@ outputs.discard) and this package installed (``jitsi-metrics`` beside this Pytho
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -42,24 +43,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+from bench_telegraf_plugin import MINIMAL_PLUGIN
+
 REPO = Path(__file__).resolve().parent.parent
 PAYLOAD = REPO / "tests" / "payloads" / "real" / "jvb2-2.3.168-stable9779-from-designet-zabbix-template.json"
 TICK = os.sysconf("SC_CLK_TCK")
 PATHS = ("http-json", "execd-minimal", "execd-prometheus", "execd-influx", "exec-once", "prometheus-serve")
-# The least any Python execd plugin does per poll: a GET on a kept-alive connection,
-# json.loads and one line protocol line of the numeric keys. Not ours; a floor to compare with.
-MINIMAL_PLUGIN = """
-import http.client, json, sys, time
-from urllib.parse import urlsplit
-url = urlsplit(sys.argv[1])
-conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
-for _ in sys.stdin:
-    conn.request("GET", url.path, headers={"Accept": "application/json"})
-    payload = json.loads(conn.getresponse().read())
-    fields = ",".join(f"{k}={v}" for k, v in payload.items() if type(v) in (int, float))
-    sys.stdout.write(f"jitsi {fields} {time.time_ns()}\\n")
-    sys.stdout.flush()
-"""
 
 
 def telegraf_binary() -> str:
@@ -160,9 +149,10 @@ def child_pids(pid: int) -> List[int]:
     return found
 
 
-def input_block(path: str, bridge_url: str, serve_url: str, jm: str, minimal: str = "") -> str:
+def input_block(path: str, bridge_url: str, serve_url: str, jm: str) -> str:
     if path == "execd-minimal":
-        return (f'[[inputs.execd]]\n  command = ["{sys.executable}", "{minimal}", "{bridge_url}"]\n'
+        code = json.dumps(MINIMAL_PLUGIN)  # a JSON string is a TOML basic string too
+        return (f'[[inputs.execd]]\n  command = ["{sys.executable}", "-c", {code}, "{bridge_url}", "influx"]\n'
                 f'  signal = "STDIN"\n  data_format = "influx"\n')
     if path == "http-json":
         return f'[[inputs.http]]\n  urls = ["{bridge_url}"]\n  data_format = "json"\n'
@@ -180,14 +170,14 @@ def input_block(path: str, bridge_url: str, serve_url: str, jm: str, minimal: st
     raise ValueError(path)
 
 
-def config(path: str, interval: str, output: str, bridge_url: str, serve_url: str, jm: str, minimal: str) -> str:
+def config(path: str, interval: str, output: str, bridge_url: str, serve_url: str, jm: str) -> str:
     agent = (f'[agent]\n  interval = "{interval}"\n  flush_interval = "{interval}"\n'
              '  collection_jitter = "0s"\n  flush_jitter = "0s"\n  omit_hostname = true\n  quiet = true\n\n')
     if output:
         out = f'[[outputs.file]]\n  files = ["{output}"]\n  data_format = "influx"\n\n'
     else:
         out = "[[outputs.discard]]\n\n"
-    return agent + out + input_block(path, bridge_url, serve_url, jm, minimal)
+    return agent + out + input_block(path, bridge_url, serve_url, jm)
 
 
 class Run(NamedTuple):
@@ -219,9 +209,7 @@ def measure(path: str, seconds: float, interval: str, body: bytes, workdir: Path
             except OSError:
                 time.sleep(0.05)
     conf = workdir / f"{path}.conf"
-    minimal = workdir / "minimal_plugin.py"
-    minimal.write_text(MINIMAL_PLUGIN)
-    conf.write_text(config(path, interval, output, bridge.url, serve_url, jm, str(minimal)))
+    conf.write_text(config(path, interval, output, bridge.url, serve_url, jm))
     proc = subprocess.Popen([telegraf, "--config", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env)
     try:

@@ -72,15 +72,22 @@ def console_script() -> str:
 # The least an execd plugin can do per poll: a kept-alive http.client GET, json.loads and
 # a plain render, flushed. The floor above leaves HTTP out, which no plugin can, so this
 # is the floor a poll of `jitsi-metrics telegraf` is fairly compared with.
+# The least any Python execd plugin does per poll: a GET on a kept-alive connection,
+# json.loads and the numeric keys written out: as Prometheus lines, or (argv[2] "influx")
+# as one line protocol line with the poll's timestamp. bench_telegraf.py runs it too.
 MINIMAL_PLUGIN = """
-import http.client, json, sys
+import http.client, json, sys, time
 from urllib.parse import urlsplit
 url = urlsplit(sys.argv[1])
+influx = sys.argv[2:] == ["influx"]
 conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
 for _ in iter(sys.stdin.readline, ""):
-    conn.request("GET", url.path)
-    payload = json.loads(conn.getresponse().read())
-    sys.stdout.write("".join(f"jitsi_{k} {v}\\n" for k, v in payload.items() if type(v) in (int, float)))
+    conn.request("GET", url.path, headers={"Accept": "application/json"})
+    numbers = [(k, v) for k, v in json.loads(conn.getresponse().read()).items() if type(v) in (int, float)]
+    if influx:
+        sys.stdout.write("jitsi " + ",".join(f"{k}={v}" for k, v in numbers) + f" {time.time_ns()}\\n")
+    else:
+        sys.stdout.write("".join(f"jitsi_{k} {v}\\n" for k, v in numbers))
     sys.stdout.flush()
 """
 
